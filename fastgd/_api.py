@@ -1,0 +1,309 @@
+"""The Python layer: validate, broadcast, allocate, call the kernel, wrap the result."""
+
+import numpy as np
+
+from . import _kernels
+from . import _validate as check
+from .problem import Problem
+from .result import Result, Status
+from .schedules import Schedule
+
+_OPTIMIZERS = {"gd": _kernels.GD, "momentum": _kernels.MOMENTUM}
+
+
+def _starts(problem, x0):
+    """x0 as an array of shape batch + (dim,), validated."""
+    x0 = check.real_array(x0, "x0")
+    if problem.dim == 1:
+        x0 = x0[..., None]
+    elif x0.ndim == 0 or x0.shape[-1] != problem.dim:
+        raise ValueError(
+            f"x0 must have shape (..., {problem.dim}) for the {problem.dim}-D problem "
+            f"{problem.name!r}, got shape {x0.shape}")
+    if x0.size == 0:
+        raise ValueError("x0 must not be empty")
+    if not np.all(np.isfinite(x0)):
+        raise ValueError("x0 must be finite (it contains NaN or inf)")
+    return x0
+
+
+def _hyper_parameters(optimizer, lr, momentum, schedule):
+    """Validated per-run hyper-parameters, by name, as float64 arrays."""
+    check.choice(optimizer, "optimizer", _OPTIMIZERS)
+    hp = {"lr": check.hyper(lr, "lr", low=0.0)}
+    if optimizer == "momentum":
+        hp["momentum"] = check.hyper(0.9 if momentum is None else momentum, "momentum",
+                                     low=0.0, low_open=False, high=1.0)
+    elif momentum is not None:
+        raise ValueError("momentum is only used with optimizer='momentum'")
+    if schedule is not None:
+        if not isinstance(schedule, Schedule):
+            raise TypeError(
+                f"schedule must be a fastgd Schedule such as fg.step_decay(...), "
+                f"got {type(schedule).__name__}")
+        every = check.hyper(schedule.params["every"], "every", low=1.0, low_open=False)
+        if np.any(every != np.round(every)):
+            raise ValueError("every must be a whole number of epochs")
+        hp["every"] = every
+        hp["factor"] = check.hyper(schedule.params["factor"], "factor", low=0.0)
+    return hp
+
+
+def _record_runs(record, shape, size):
+    """Flat, sorted, unique indices of the runs whose trajectories are kept."""
+    if record is None or record is False:
+        return np.empty(0, np.int64)
+    if record is True:
+        return np.arange(size, dtype=np.int64)
+    arr = np.asarray(record)
+    if arr.dtype == bool:
+        try:
+            mask = np.broadcast_to(arr, shape)
+        except ValueError:
+            raise ValueError(
+                f"record mask of shape {arr.shape} does not match the batch shape {shape}"
+            ) from None
+        return np.flatnonzero(mask).astype(np.int64)
+    if not np.issubdtype(arr.dtype, np.integer) or arr.ndim > 1:
+        raise TypeError("record must be True, a boolean mask of the batch shape, "
+                        "or flat run indices (int or 1-D array of int)")
+    arr = arr.ravel().astype(np.int64)
+    if np.any((arr < 0) | (arr >= size)):
+        raise ValueError(f"record indices must be in [0, {size}), got {arr.tolist()[:10]}")
+    return np.unique(arr)
+
+
+def _run(problem, x0, *, lr, epochs, optimizer="gd", momentum=None, schedule=None,
+         batch_size=None, shuffle=True, seed=0, xtol=None, ftol=None, gtol=None,
+         bound=1e100, record=False, dims=None, coords=None):
+    """Validate every argument, broadcast the batch, run the kernel, wrap the result."""
+    if not isinstance(problem, Problem):
+        raise TypeError(f"problem must be a fastgd.Problem, got {type(problem).__name__}")
+    x0 = _starts(problem, x0)
+    hp = _hyper_parameters(optimizer, lr, momentum, schedule)
+    epochs = check.integer(epochs, "epochs", low=1)
+    tols = {name: check.tolerance(v, name)
+            for name, v in (("xtol", xtol), ("ftol", ftol), ("gtol", gtol))}
+    if isinstance(bound, bool) or not isinstance(bound, (int, float, np.floating)) \
+            or not bound > 0:
+        raise ValueError(f"bound must be a number > 0, got {bound!r}")
+    n_data = problem.n_data
+    if batch_size is None:
+        batch_size = n_data
+    elif n_data == 0:
+        raise ValueError(f"batch_size applies only to problems with data; "
+                         f"{problem.name!r} has none")
+    else:
+        batch_size = check.integer(batch_size, "batch_size", low=1, high=n_data)
+    if not isinstance(shuffle, (bool, np.bool_)):
+        raise TypeError(f"shuffle must be a bool, got {type(shuffle).__name__}")
+    seed = check.integer(seed, "seed", low=0, high=2**64 - 1)
+
+    try:
+        shape = np.broadcast_shapes(x0.shape[:-1], *(a.shape for a in hp.values()))
+    except ValueError:
+        shapes = {"x0": x0.shape[:-1], **{k: a.shape for k, a in hp.items()}}
+        raise ValueError(f"the batch arguments do not broadcast together: {shapes}") from None
+    size = int(np.prod(shape))
+    rec_runs = _record_runs(record, shape, size)
+
+    # Exactly the kernel's signature: C-contiguous, writeable (a read-only
+    # broadcast view would not match it), float64.
+    def flat(a):
+        return np.array(np.broadcast_to(a, shape).reshape(-1), dtype=np.float64)
+    starts = np.array(np.broadcast_to(x0, shape + (problem.dim,)).reshape(size, problem.dim))
+    lr_runs = flat(hp["lr"])
+    momentum_runs = flat(hp["momentum"]) if "momentum" in hp else np.zeros(0)
+    if schedule is None:
+        sched_kind, sched = _kernels.CONSTANT, np.zeros((0, size))
+    else:
+        sched_kind = schedule.kind
+        sched = np.stack([flat(hp["every"]), flat(hp["factor"])])
+
+    problem._probe(starts[0])
+    kfun, kgrad = problem._kernel_functions()
+
+    x_out = np.empty((size, problem.dim))
+    f_out = np.empty(size)
+    nit = np.empty(size, np.int64)
+    status = np.empty(size, np.int8)
+    rec_x = np.full((rec_runs.size, epochs + 1, problem.dim), np.nan)
+    rec_f = np.full((rec_runs.size, epochs + 1), np.nan)
+    _kernels.get("descend")(
+        kgrad, kfun, starts, lr_runs, momentum_runs, _OPTIMIZERS[optimizer],
+        sched_kind, sched, epochs, tols["xtol"], tols["ftol"], tols["gtol"],
+        float(bound), problem._data, batch_size, bool(shuffle), np.uint64(seed), 0,
+        rec_runs, rec_x, rec_f, x_out, f_out, nit, status)
+
+    any_tol = any(v > 0 for v in tols.values())
+    success = (status == Status.CONVERGED) | ((status == Status.MAX_EPOCHS) & (not any_tol))
+    params = {name: np.broadcast_to(a, shape) for name, a in hp.items()}
+    params.update(optimizer=optimizer, epochs=epochs, batch_size=batch_size,
+                  shuffle=bool(shuffle), seed=seed, bound=float(bound), **tols)
+    if schedule is not None:
+        params["schedule"] = schedule.name
+    return Result(
+        x=x_out.reshape(shape + (problem.dim,)), fun=f_out.reshape(shape),
+        nit=nit.reshape(shape), status=status.reshape(shape),
+        success=success.reshape(shape),
+        dims=tuple(dims) if dims is not None else tuple(f"dim_{i}" for i in range(len(shape))),
+        coords=dict(coords or {}), params=params, problem=problem.name,
+        recorded=rec_runs, path_x=rec_x, path_fun=rec_f)
+
+
+def minimize(problem, x0, *, lr, epochs, optimizer="gd", momentum=None, schedule=None,
+             batch_size=None, shuffle=True, seed=0, xtol=None, ftol=None, gtol=None,
+             bound=1e100, record=False):
+    r"""Run gradient descent from every start point with every hyper-parameter, at once.
+
+    ``x0`` and the per-run hyper-parameters (``lr``, ``momentum`` and the
+    schedule's parameters) broadcast together NumPy-style; each element of the
+    broadcast batch is one independent run.
+
+    Parameters
+    ----------
+    problem : Problem
+        What to minimise: a built-in from `fastgd.problems`, a `Problem` or a
+        `LeastSquares`.
+    x0 : array_like, shape batch + (dim,)
+        Start points.  For a 1-D problem every element is a start point and
+        the trailing ``dim`` axis is left out.
+    lr : float or array_like
+        Learning rate(s), > 0.
+    epochs : int
+        Budget of epochs per run, >= 1.  An epoch is one update, or for a
+        problem with data and a ``batch_size``, one pass over the data.
+    optimizer : {'gd', 'momentum'}
+        ``'gd'``: :math:`x \leftarrow x - \eta \nabla f(x)`.
+        ``'momentum'``, as the seed writes it:
+        :math:`v \leftarrow \beta v - \eta \nabla f(x);\ x \leftarrow x + v`, with ``v = 0`` at the start.
+    momentum : float or array_like, optional
+        :math:`\beta` in [0, 1) for ``optimizer='momentum'`` (default 0.9).
+    schedule : Schedule, optional
+        Learning-rate schedule, e.g. ``fg.step_decay(every=10, factor=0.5)``.
+    batch_size : int, optional
+        Mini-batch size for problems with data, 1 <= batch_size <= n_data.
+        Each epoch passes over the data in batches of this size (the last may
+        be smaller), one update per batch with the batch-mean gradient.
+        Default: the full data, one update per epoch.
+    shuffle : bool, default True
+        Mini-batches only: reshuffle the data order every epoch, per run, from
+        ``seed`` (a pure function of seed, run index and epoch, so results do
+        not depend on threads).  False keeps the data's order, as the seed does.
+    seed : int, default 0
+        Seed of the shuffles.
+    xtol, ftol, gtol : float, optional
+        Per-run early exit (off by default): converged when the step of an
+        epoch has Euclidean norm <= xtol, when f changed by <= ftol (absolute)
+        over the epoch, or when the gradient norm at the epoch's start point is
+        <= gtol (that run then stops without the epoch's update).
+    bound : float, default 1e100
+        A run whose point has a coordinate with absolute value above ``bound``,
+        or whose point or objective is not finite, stops as diverged.
+    record : bool, int, array_like of int or bool mask, optional
+        Keep the trajectories of these runs: True for all, flat indices into
+        the batch (C order), or a boolean mask of the batch shape.  Memory is
+        ``len(record) * (epochs + 1) * (dim + 1)`` doubles.
+
+    Returns
+    -------
+    Result
+        ``x``, ``fun``, ``nit``, ``status``, ``success`` shaped like the batch,
+        the hyper-parameters used, and the recorded trajectories
+        (`Result.path`).
+
+    Raises
+    ------
+    TypeError, ValueError
+        Naming the argument, before any kernel runs.
+
+    Examples
+    --------
+    The seed's first example, and the learning-rate question for three rates:
+
+    >>> import numpy as np, fastgd as fg
+    >>> res = fg.minimize(fg.problems.exp_quadratic, x0=-3.0, lr=0.1, epochs=100)
+    >>> round(float(res.x[0]), 6), round(float(res.fun), 6)
+    (-0.351734, 0.827184)
+    >>> res = fg.minimize(fg.problems.exp_quadratic, x0=-3.0,
+    ...                   lr=[1e-4, 0.1, 0.8], epochs=100)
+    >>> [fg.Status(s).name for s in res.status]
+    ['MAX_EPOCHS', 'MAX_EPOCHS', 'DIVERGED']
+    """
+    return _run(problem, x0, lr=lr, epochs=epochs, optimizer=optimizer,
+                momentum=momentum, schedule=schedule, batch_size=batch_size,
+                shuffle=shuffle, seed=seed, xtol=xtol, ftol=ftol, gtol=gtol,
+                bound=bound, record=record)
+
+
+def _sweep_axis(value, name, point_dim):
+    """(values, swept?) for one argument of `sweep`: 1-D lists sweep, scalars stay."""
+    arr = check.real_array(value, name)
+    if arr.ndim == point_dim:
+        return arr, False
+    if arr.ndim == point_dim + 1:
+        if arr.shape[0] == 0:
+            raise ValueError(f"{name} must not be empty")
+        return arr, True
+    want = "a scalar or a 1-D list of values" if point_dim == 0 else \
+        "a point of shape (dim,) or an array of points of shape (n, dim)"
+    raise ValueError(f"sweep takes for {name} {want}, got shape {arr.shape}")
+
+
+def sweep(problem, *, x0, lr, epochs, momentum=None, schedule=None, **options):
+    """Run the full outer product of value lists, with named dims in the result.
+
+    Every argument among ``x0``, ``lr``, ``momentum`` and the schedule's
+    parameters that is given as a list of values (for ``x0`` of a
+    multi-dimensional problem, an array of points of shape ``(n, dim)``)
+    becomes one axis of the batch, in that order; scalars stay fixed.
+
+    Parameters
+    ----------
+    problem : Problem
+    x0, lr, momentum : scalar or 1-D array_like (x0: point or array of points)
+    epochs : int
+    schedule : Schedule, optional
+        Its parameters sweep too when given as lists.
+    **options
+        Any other argument of `minimize` (``optimizer``, ``xtol``, ``record``, ...).
+
+    Returns
+    -------
+    Result
+        With ``dims`` naming the swept arguments and ``coords`` their values.
+
+    Examples
+    --------
+    >>> import numpy as np, fastgd as fg
+    >>> res = fg.sweep(fg.problems.exp_quadratic, x0=np.linspace(-4, 4, 200),
+    ...                lr=np.logspace(-4, 0, 300), epochs=100)
+    >>> res.dims, res.fun.shape
+    (('x0', 'lr'), (200, 300))
+    """
+    if not isinstance(problem, Problem):
+        raise TypeError(f"problem must be a fastgd.Problem, got {type(problem).__name__}")
+    point_dim = 0 if problem.dim == 1 else 1
+    args = {"x0": _sweep_axis(x0, "x0", point_dim), "lr": _sweep_axis(lr, "lr", 0)}
+    if momentum is not None:
+        args["momentum"] = _sweep_axis(momentum, "momentum", 0)
+    if schedule is not None:
+        if not isinstance(schedule, Schedule):
+            raise TypeError(f"schedule must be a fastgd Schedule, got {type(schedule).__name__}")
+        for name, value in schedule.params.items():
+            args[name] = _sweep_axis(value, name, 0)
+    dims = [name for name, (_, swept) in args.items() if swept]
+    shaped = {}
+    for name, (arr, swept) in args.items():
+        if swept:
+            axis_shape = [1] * len(dims)
+            axis_shape[dims.index(name)] = arr.shape[0]
+            arr = arr.reshape(tuple(axis_shape) + arr.shape[1:])
+        shaped[name] = arr
+    if schedule is not None:
+        schedule = Schedule(schedule.name, schedule.kind,
+                            {k: shaped.pop(k) for k in schedule.params})
+    coords = {name: args[name][0] for name in dims}
+    return _run(problem, shaped.pop("x0"), lr=shaped.pop("lr"), epochs=epochs,
+                momentum=shaped.pop("momentum", None), schedule=schedule,
+                dims=dims, coords=coords, **options)

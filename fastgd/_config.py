@@ -1,0 +1,50 @@
+"""The one place that sets Numba options and the kernels' function signatures.
+
+Every problem is handed to the kernels as a pair of *batched* first-class
+functions that work on a block of runs at once:
+
+``grad(X, data, rows, G)``
+    X is (dim, lanes), the points of a block of runs; data is (k, n), the
+    problem's data set (empty for analytic problems); rows is (1, m) or
+    (lanes, m), the data rows of the current mini-batch, shared by all lanes or
+    one row per lane; G (dim, lanes) receives the gradients.
+``fun(X, data, rows, F)``
+    the same, writing objective values into F (lanes,).
+
+Explicit signatures are what let one cached kernel take any objective: the
+kernel's on-disk cache key then holds only types, never the address of a
+particular function, and a new objective compiles only itself.
+"""
+
+from numba import njit, types
+
+#: Lanes in a block: the inner loop runs across this many runs as SIMD lanes,
+#: and a block's state (dim x LANES doubles) stays in L1 for all its updates.
+LANES = 64
+
+_f8_2d = types.float64[:, ::1]
+_i8_2d = types.int64[:, ::1]
+
+GRAD_SIG = types.void(_f8_2d, _f8_2d, _i8_2d, _f8_2d)
+FUN_SIG = types.void(_f8_2d, _f8_2d, _i8_2d, types.float64[::1])
+GRAD_TYPE = types.FunctionType(GRAD_SIG)
+FUN_TYPE = types.FunctionType(FUN_SIG)
+
+#: Signatures of the user's per-point functions: f(x) -> float, grad(x, out).
+POINT_FUN_SIG = types.float64(types.float64[::1])
+POINT_GRAD_SIG = types.void(types.float64[::1], types.float64[::1])
+
+# fastmath stays off: `nnan`/`ninf` let LLVM delete the finiteness tests that
+# detect divergence, `reassoc` breaks the exp's rounding trick, and `contract`
+# could fuse differently in vector and scalar loops, making results depend on
+# how runs fall into blocks.  error_model='numpy' makes x/0 give inf/nan like
+# NumPy instead of raising inside a parallel loop.
+_OPTIONS = dict(cache=True, fastmath=False, error_model="numpy", nogil=True)
+
+
+def jit(signature=None, *, parallel=False, cache=True, inline="never"):
+    """Return the project's ``numba.njit`` decorator with its fixed options."""
+    options = dict(_OPTIONS, parallel=parallel, cache=cache, inline=inline)
+    if signature is None:
+        return njit(**options)
+    return njit(signature, **options)

