@@ -110,8 +110,9 @@ def _run(problem, x0, *, lr, epochs, optimizer="gd", momentum=None, schedule=Non
     # Exactly the kernel's signature: C-contiguous, writeable (a read-only
     # broadcast view would not match it), float64.
     def flat(a):
-        return np.array(np.broadcast_to(a, shape).reshape(-1), dtype=np.float64)
-    starts = np.array(np.broadcast_to(x0, shape + (problem.dim,)).reshape(size, problem.dim))
+        return np.array(np.broadcast_to(a, shape).reshape(-1), dtype=np.float64, order="C")
+    starts = np.array(np.broadcast_to(x0, shape + (problem.dim,)).reshape(size, problem.dim),
+                      order="C")
     lr_runs = flat(hp["lr"])
     momentum_runs = flat(hp["momentum"]) if "momentum" in hp else np.zeros(0)
     if schedule is None:

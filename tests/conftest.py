@@ -1,0 +1,19 @@
+import numpy as np
+import pytest
+
+import fastgd as fg
+
+#: Relative tolerance promised between the kernels and fastgd.reference.
+RTOL = 1e-9
+
+
+@pytest.fixture(scope="session")
+def seed_data():
+    """Data like the seed's curve-fit example: 100 points, a=1.2, b=3.4, c=5.6."""
+    return fg.problems.exp_linear_data(100, seed=0)
+
+
+def assert_path_close(actual, expected, rtol=RTOL):
+    actual = np.asarray(actual, dtype=float)
+    expected = np.asarray(expected, dtype=float).reshape(actual.shape)
+    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=0)
