@@ -35,7 +35,7 @@ from fastgd import reference as ref
 SIZES = ("smoke", "medium", "full")
 
 #: Seconds of timed rounds to aim for per benchmark, and the bounds on rounds.
-ROUND_BUDGET_S = 6.0
+ROUND_BUDGET_S = 4.0
 MIN_ROUNDS, MAX_ROUNDS = 1, 5
 
 
@@ -113,16 +113,18 @@ def workload(name, size):
     if name in ("fit_full", "fit_minibatch"):
         runs, ep = s["fit"]
         rng = np.random.default_rng(1)
-        x0 = np.stack([rng.uniform(0.9, 1.3, runs), rng.uniform(1.0, 4.0, runs),
+        x0 = np.stack([rng.uniform(1.1, 1.3, runs), rng.uniform(1.0, 4.0, runs),
                        rng.uniform(2.0, 6.0, runs)], axis=1)
-        lr = np.full(runs, 1e-3)
+        # The seed's lr = 1e-3 sends ~3 % of shuffled mini-batch runs to infinity from
+        # these starts; 5e-4 keeps every run finite, so no run stops early.
+        lr = np.full(runs, 5e-4)
         if name == "fit_full":
             return Workload(name, runs, ep, ep, x0, lr, s["fit_ref"], {},
-                            unit="1 epoch = 100 data", note="100 data points, full batch")
+                            unit="1 epoch = 100 data", note="100 data points, full batch, lr = 5e-4")
         return Workload(name, runs, ep * 10, ep, x0, lr, max(s["fit_ref"] // 4, 1),
                         dict(batch_size=10, shuffle=True, seed=0),
                         unit="1 mini-batch = 10 data",
-                        note="batches of 10, reshuffled per run and epoch")
+                        note="batches of 10, reshuffled per run and epoch, lr = 5e-4")
     if name == "ftol":
         n1, n2, ep = s["ftol"]
         x0, lr = _grid(n1, n2, np.linspace(-4.0, 4.0, n1), np.logspace(-3, np.log10(0.5), n2))
@@ -169,8 +171,6 @@ TOL = {
     "momentum": dict(rtol=1e-6, atol=1e-8),
     "step_decay": dict(rtol=1e-7, atol=1e-9),
     "fit_full": dict(rtol=1e-6, atol=1e-8),
-    # Different shuffles (each peer uses its own RNG) end a little apart.
-    "fit_minibatch": dict(rtol=0, atol=5e-2),
     # A peer that checks convergence every K steps stops a little later.
     "ftol": dict(rtol=0, atol=2e-3),
 }
@@ -179,6 +179,8 @@ TOL = {
 def check(w, got, expected, idx=None, tol=None):
     """Assert a peer's final points match fastgd's (``expected``, a Result)."""
     want = np.asarray(expected.x, dtype=np.float64).reshape(w.runs, -1)
+    if w.name == "fit_minibatch" and idx is None:
+        return _check_loss(w, got, want)
     if idx is not None:
         want = want[idx]
     got = np.asarray(got, dtype=np.float64).reshape(want.shape)
@@ -187,9 +189,24 @@ def check(w, got, expected, idx=None, tol=None):
                                **(tol or TOL[w.name]))
 
 
+def _check_loss(w, got, want):
+    """Shuffled mini-batches: each peer draws its own orders, so runs end at different
+    points (the steps are large where e^(-a x) is).  Compare the distribution of the
+    final loss instead: its quartiles within 25 % of fastgd's."""
+    loss = problem_of(w)
+    # A copy: fastgd's Problem.__call__ rejects read-only arrays (np.asarray of a
+    # JAX array is one) with a Numba TypeError.
+    got = np.array(got, dtype=np.float64).reshape(want.shape)
+    assert np.all(np.isfinite(got)), f"{w.name}: non-finite result"
+    q_got = np.quantile(loss(got), [0.25, 0.5, 0.75])
+    q_want = np.quantile(loss(want), [0.25, 0.5, 0.75])
+    np.testing.assert_allclose(q_got, q_want, rtol=0.25,
+                               err_msg=f"{w.name}: final-loss quartiles differ")
+
+
 # --- timing -----------------------------------------------------------------------
 
-def measure(benchmark, w, impl, fn, verify, *, runs=None, note=""):
+def measure(benchmark, w, impl, fn, verify, *, runs=None, full_runs=None, note=""):
     """Time ``fn`` (no arguments) with pytest-benchmark and check its result.
 
     The first call compiles (fastgd, JAX, C) and is checked; the rounds that follow
@@ -199,7 +216,8 @@ def measure(benchmark, w, impl, fn, verify, *, runs=None, note=""):
     benchmark.group = w.name
     runs = w.runs if runs is None else runs
     benchmark.extra_info.update(
-        impl=impl, runs=int(runs), updates=int(w.updates), workload_runs=int(w.runs),
+        impl=impl, runs=int(runs), updates=int(w.updates),
+        workload_runs=int(full_runs or w.runs),
         epochs=int(w.epochs), unit=w.unit, workload_note=w.note, note=note,
         threads=_threads_of(impl))
     if benchmark.disabled:
@@ -214,7 +232,7 @@ def measure(benchmark, w, impl, fn, verify, *, runs=None, note=""):
 
 
 def _threads_of(impl):
-    if impl == "fastgd-1t":
+    if impl in ("fastgd-1t", "torch-1t"):
         return 1
     return numba.config.NUMBA_NUM_THREADS if impl not in ("reference", "numpy") else 1
 
@@ -442,15 +460,33 @@ def _make_jax(w, jax, jnp, lax):
 
 # --- PyTorch, eager -----------------------------------------------------------------
 
-def torch_runner(w, ftol_every=50):
-    """A function of no arguments that runs the workload with eager PyTorch (float64)."""
+def torch_runner(w, threads=None, ftol_every=50):
+    """A function of no arguments that runs the workload with eager PyTorch (float64)
+    on ``threads`` intra-op threads (default: PyTorch's default, all cores)."""
     import torch
+    if "threads" not in _TORCH_DEFAULT:
+        _TORCH_DEFAULT["threads"] = torch.get_num_threads()
+    threads = threads or _TORCH_DEFAULT["threads"]
     x0 = torch.from_numpy(w.x0.copy())
     lr0 = torch.from_numpy(w.lr.copy())
     ep = w.epochs
 
-    @torch.no_grad()
     def run():
+        before = torch.get_num_threads()
+        torch.set_num_threads(threads)
+        try:
+            with torch.no_grad():
+                return _torch_run(torch, w, x0, lr0, ep, ftol_every)
+        finally:
+            torch.set_num_threads(before)
+    return run
+
+
+_TORCH_DEFAULT = {}
+
+
+def _torch_run(torch, w, x0, lr0, ep, ftol_every):
+    if True:
         x, lr = x0.clone(), lr0.clone()
         if w.name in ("exp_quadratic", "quartic", "step_decay"):
             sched = w.options.get("schedule")
@@ -482,7 +518,6 @@ def torch_runner(w, ftol_every=50):
         if w.name == "ftol":
             return _torch_ftol(torch, w, x, lr, ftol_every)
         raise KeyError(w.name)
-    return run
 
 
 def _torch_fit(torch, w, p, lr):
@@ -600,50 +635,75 @@ def gcc_version():
                           text=True).stdout.strip()
 
 
-def nearly_all_converged(res, share=0.9):
-    return float(np.mean(res.status == fg.Status.CONVERGED)) >= share
-
 
 
 # --- one benchmark: a workload, an implementation ------------------------------------
 
-IMPLS = ("reference", "numpy", "fastgd-1t", "fastgd", "jax", "torch", "c")
+IMPLS = ("reference", "numpy", "fastgd-1t", "fastgd", "jax", "torch", "torch-1t", "c")
+
+#: NumPy / PyTorch / JAX at these workloads' full size would take minutes per call:
+#: they run an evenly strided subset of this many runs (per-run cost is flat there;
+#: if anything the smaller arrays favour the peer) and are scaled per run-update.
+PEER_RUNS_CAP = {"quartic": (250_000, ("numpy", "torch", "torch-1t")),
+                 "fit_minibatch": (2_500, ("numpy", "torch", "torch-1t", "jax"))}
+
+
+def subset(w, idx):
+    """The workload restricted to runs ``idx``."""
+    return Workload(w.name, idx.size, w.updates, w.epochs, w.x0[idx], w.lr[idx],
+                    w.ref_runs, w.options, w.unit, w.note)
+
+
+def _Sliced(expected, idx):
+    x = np.asarray(expected.x)
+    return _Points(x.reshape(x.shape[0], -1)[idx])
 
 
 def bench_one(benchmark, w, impl, expected):
     """Time implementation ``impl`` on workload ``w``; ``expected`` is fastgd's Result."""
     import pytest
 
+    full_runs = w.runs
+    cap, capped = PEER_RUNS_CAP.get(w.name, (None, ()))
+    note = ""
+    if impl in capped and w.runs > cap:
+        idx = np.unique(np.linspace(0, w.runs - 1, cap).astype(int))
+        w, expected = subset(w, idx), _Sliced(expected, idx)
+        note = f"{idx.size} of {full_runs} runs (strided), scaled per run-update"
+    ftol_note = "checks ftol every 50 steps, drops converged runs" if w.name == "ftol" else ""
+    note = "; ".join(n for n in (note, ftol_note) if n)
+    kw = dict(runs=w.runs, full_runs=full_runs, note=note)
     if impl == "reference":
         idx = w.ref_slice()
         measure(benchmark, w, impl, lambda: run_reference(w, idx),
                 lambda got: check(w, got, _exact(w, idx, expected), idx,
-                                         tol=dict(rtol=1e-7, atol=1e-9)),
-                runs=idx.size, note=f"{idx.size} of {w.runs} runs, scaled per run-update")
+                                  tol=dict(rtol=1e-7, atol=1e-9)),
+                runs=idx.size, full_runs=full_runs,
+                note=f"{idx.size} of {w.runs} runs (strided), scaled per run-update")
     elif impl == "numpy":
         measure(benchmark, w, impl, lambda: run_numpy(w), lambda got: check(w, got, expected),
-                note="checks ftol every 50 steps, drops converged runs"
-                if w.name == "ftol" else "")
+                **kw)
     elif impl in ("fastgd", "fastgd-1t"):
         threads = 1 if impl == "fastgd-1t" else None
         measure(benchmark, w, impl, lambda: run_fastgd(w, threads),
-                lambda got: check(w, got.x, expected))
+                lambda got: check(w, got.x, expected), **kw)
     elif impl == "jax":
         pytest.importorskip("jax")
-        measure(benchmark, w, impl, jax_runner(w), lambda got: check(w, got, expected),
-                note="while_loop until every run converged" if w.name == "ftol" else "")
-    elif impl == "torch":
+        if w.name == "ftol":
+            kw["note"] = "one while_loop until every run has converged"
+        measure(benchmark, w, impl, jax_runner(w), lambda got: check(w, got, expected), **kw)
+    elif impl in ("torch", "torch-1t"):
         pytest.importorskip("torch")
-        measure(benchmark, w, impl, torch_runner(w), lambda got: check(w, got, expected),
-                note="checks ftol every 50 steps, drops converged runs"
-                if w.name == "ftol" else "")
+        runner = torch_runner(w, threads=1 if impl == "torch-1t" else None)
+        measure(benchmark, w, impl, runner, lambda got: check(w, got, expected), **kw)
     elif impl == "c":
         if w.name not in ("exp_quadratic", "quartic"):
             pytest.skip("the C loop covers workloads 1 and 2 only")
         lib = c_library()
         if lib is None:
             pytest.skip("gcc (with OpenMP) not available")
-        measure(benchmark, w, impl, c_runner(w, lib), lambda got: check(w, got, expected))
+        measure(benchmark, w, impl, c_runner(w, lib), lambda got: check(w, got, expected),
+                **kw)
     else:
         raise KeyError(impl)
 

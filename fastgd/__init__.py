@@ -1,22 +1,43 @@
 """fastgd: gradient descent over many independent runs at once, compiled with Numba."""
 
-from . import problems, reference
+from . import optimizers, plot, problems, reference, schedules, testfunctions
 from ._api import minimize, sweep
+from .check import GradCheck, check_grad
+from .io import load, save
+from .optimizers import OPTIMIZERS
 from .problem import LeastSquares, Problem
 from .result import Result, Status
-from .schedules import Schedule, step_decay
+from .scan import LRScan, lr_scan
+from .schedules import (Schedule, cosine_decay, exponential_decay, inverse_time, multi_step,
+                        step_decay, warmup)
 
 __version__ = "0.1.0"
 
 __all__ = sorted([
+    "GradCheck",
+    "LRScan",
     "LeastSquares",
+    "OPTIMIZERS",
     "Problem",
     "Result",
     "Schedule",
     "Status",
+    "check_grad",
+    "cosine_decay",
+    "exponential_decay",
+    "inverse_time",
+    "load",
+    "lr_scan",
     "minimize",
+    "multi_step",
+    "optimizers",
+    "plot",
     "problems",
     "reference",
+    "save",
+    "schedules",
     "step_decay",
     "sweep",
+    "testfunctions",
+    "warmup",
 ])

@@ -1,14 +1,18 @@
 """The Python layer: validate, broadcast, allocate, call the kernel, wrap the result."""
 
+import dataclasses
+
 import numpy as np
 
 from . import _kernels
 from . import _validate as check
+from .optimizers import _RANGES as _HYPER_RANGES
+from .optimizers import HYPER_PARAMETERS, SPECS
 from .problem import Problem
 from .result import Result, Status
 from .schedules import Schedule
 
-_OPTIMIZERS = {"gd": _kernels.GD, "momentum": _kernels.MOMENTUM}
+_OPTIMIZERS = {name: spec.code for name, spec in SPECS.items()}
 
 
 def _starts(problem, x0):
@@ -27,25 +31,34 @@ def _starts(problem, x0):
     return x0
 
 
-def _hyper_parameters(optimizer, lr, momentum, schedule):
-    """Validated per-run hyper-parameters, by name, as float64 arrays."""
+def _hyper_parameters(optimizer, lr, momentum, schedule, **given):
+    """Validated per-run hyper-parameters, by name, as float64 arrays.
+
+    ``given`` holds the optimiser hyper-parameters other than ``momentum``
+    (``beta1``, ``beta2``, ``alpha``, ``eps``, ``weight_decay``); None means
+    not given (the optimiser's default, see `fastgd.optimizers`).
+    """
     check.choice(optimizer, "optimizer", _OPTIMIZERS)
+    spec = SPECS[optimizer]
+    given = dict(given, momentum=momentum)
     hp = {"lr": check.hyper(lr, "lr", low=0.0)}
-    if optimizer == "momentum":
-        hp["momentum"] = check.hyper(0.9 if momentum is None else momentum, "momentum",
-                                     low=0.0, low_open=False, high=1.0)
-    elif momentum is not None:
-        raise ValueError("momentum is only used with optimizer='momentum'")
+    for name in HYPER_PARAMETERS:
+        value = given.get(name)
+        if name in spec.params:
+            low, high, low_open, high_open = _HYPER_RANGES[name]
+            hp[name] = check.hyper(spec.defaults[name] if value is None else value, name,
+                                   low=low, high=high, low_open=low_open,
+                                   high_open=high_open)
+        elif value is not None:
+            users = sorted(n for n, s in SPECS.items() if name in s.params)
+            raise ValueError(f"{name} is only used with optimizer in {users}, "
+                             f"not with {optimizer!r}")
     if schedule is not None:
         if not isinstance(schedule, Schedule):
             raise TypeError(
                 f"schedule must be a fastgd Schedule such as fg.step_decay(...), "
                 f"got {type(schedule).__name__}")
-        every = check.hyper(schedule.params["every"], "every", low=1.0, low_open=False)
-        if np.any(every != np.round(every)):
-            raise ValueError("every must be a whole number of epochs")
-        hp["every"] = every
-        hp["factor"] = check.hyper(schedule.params["factor"], "factor", low=0.0)
+        hp.update(schedule._hyper_parameters())
     return hp
 
 
@@ -73,14 +86,16 @@ def _record_runs(record, shape, size):
     return np.unique(arr)
 
 
-def _run(problem, x0, *, lr, epochs, optimizer="gd", momentum=None, schedule=None,
+def _run(problem, x0, *, lr, epochs, optimizer="gd", momentum=None, beta1=None,
+         beta2=None, alpha=None, eps=None, weight_decay=None, schedule=None,
          batch_size=None, shuffle=True, seed=0, xtol=None, ftol=None, gtol=None,
          bound=1e100, record=False, dims=None, coords=None):
     """Validate every argument, broadcast the batch, run the kernel, wrap the result."""
     if not isinstance(problem, Problem):
         raise TypeError(f"problem must be a fastgd.Problem, got {type(problem).__name__}")
     x0 = _starts(problem, x0)
-    hp = _hyper_parameters(optimizer, lr, momentum, schedule)
+    hp = _hyper_parameters(optimizer, lr, momentum, schedule, beta1=beta1, beta2=beta2,
+                           alpha=alpha, eps=eps, weight_decay=weight_decay)
     epochs = check.integer(epochs, "epochs", low=1)
     tols = {name: check.tolerance(v, name)
             for name, v in (("xtol", xtol), ("ftol", ftol), ("gtol", gtol))}
@@ -114,12 +129,14 @@ def _run(problem, x0, *, lr, epochs, optimizer="gd", momentum=None, schedule=Non
     starts = np.array(np.broadcast_to(x0, shape + (problem.dim,)).reshape(size, problem.dim),
                       order="C")
     lr_runs = flat(hp["lr"])
-    momentum_runs = flat(hp["momentum"]) if "momentum" in hp else np.zeros(0)
+    # hyper[p, run]: the optimiser's hyper-parameters in fastgd.optimizers' order.
+    hyper = np.zeros((len(SPECS[optimizer].params), size))
+    for p, name in enumerate(SPECS[optimizer].params):
+        hyper[p] = flat(hp[name])
     if schedule is None:
         sched_kind, sched = _kernels.CONSTANT, np.zeros((0, size))
     else:
-        sched_kind = schedule.kind
-        sched = np.stack([flat(hp["every"]), flat(hp["factor"])])
+        sched_kind, sched = schedule._pack(lambda name: flat(hp[name]), size)
 
     problem._probe(starts[0])
     kfun, kgrad = problem._kernel_functions()
@@ -131,7 +148,7 @@ def _run(problem, x0, *, lr, epochs, optimizer="gd", momentum=None, schedule=Non
     rec_x = np.full((rec_runs.size, epochs + 1, problem.dim), np.nan)
     rec_f = np.full((rec_runs.size, epochs + 1), np.nan)
     _kernels.get("descend")(
-        kgrad, kfun, starts, lr_runs, momentum_runs, _OPTIMIZERS[optimizer],
+        kgrad, kfun, starts, lr_runs, hyper, _OPTIMIZERS[optimizer],
         sched_kind, sched, epochs, tols["xtol"], tols["ftol"], tols["gtol"],
         float(bound), problem._data, batch_size, bool(shuffle), np.uint64(seed), 0,
         rec_runs, rec_x, rec_f, x_out, f_out, nit, status)
@@ -152,14 +169,15 @@ def _run(problem, x0, *, lr, epochs, optimizer="gd", momentum=None, schedule=Non
         recorded=rec_runs, path_x=rec_x, path_fun=rec_f)
 
 
-def minimize(problem, x0, *, lr, epochs, optimizer="gd", momentum=None, schedule=None,
+def minimize(problem, x0, *, lr, epochs, optimizer="gd", momentum=None, beta1=None,
+             beta2=None, alpha=None, eps=None, weight_decay=None, schedule=None,
              batch_size=None, shuffle=True, seed=0, xtol=None, ftol=None, gtol=None,
              bound=1e100, record=False):
     r"""Run gradient descent from every start point with every hyper-parameter, at once.
 
-    ``x0`` and the per-run hyper-parameters (``lr``, ``momentum`` and the
-    schedule's parameters) broadcast together NumPy-style; each element of the
-    broadcast batch is one independent run.
+    ``x0`` and the per-run hyper-parameters (``lr``, the optimiser's
+    hyper-parameters and the schedule's parameters) broadcast together
+    NumPy-style; each element of the broadcast batch is one independent run.
 
     Parameters
     ----------
@@ -174,14 +192,52 @@ def minimize(problem, x0, *, lr, epochs, optimizer="gd", momentum=None, schedule
     epochs : int
         Budget of epochs per run, >= 1.  An epoch is one update, or for a
         problem with data and a ``batch_size``, one pass over the data.
-    optimizer : {'gd', 'momentum'}
-        ``'gd'``: :math:`x \leftarrow x - \eta \nabla f(x)`.
-        ``'momentum'``, as the seed writes it:
-        :math:`v \leftarrow \beta v - \eta \nabla f(x);\ x \leftarrow x + v`, with ``v = 0`` at the start.
+    optimizer : str, default 'gd'
+        One of `fastgd.OPTIMIZERS`.  With :math:`g = \nabla f(x)` evaluated
+        once per update, :math:`\eta` the (scheduled) rate, :math:`t` the
+        update count from 1 and all state zero at the start:
+
+        ==================  =====================================================
+        ``'gd'``            :math:`x \leftarrow x - \eta g`
+        ``'momentum'``      :math:`v \leftarrow \beta v - \eta g;\ x \leftarrow x + v`
+                            (the seed's form)
+        ``'momentum_torch'``  :math:`v \leftarrow \mu v + g;\ x \leftarrow x - \eta v`
+                            (PyTorch's and optax's form)
+        ``'nesterov'``      :math:`v \leftarrow \mu v + g;\
+                            x \leftarrow x - \eta (g + \mu v)` (PyTorch's)
+        ``'adagrad'``       :math:`s \leftarrow s + g^2;\
+                            x \leftarrow x - \eta g / (\sqrt{s} + \epsilon)`
+        ``'rmsprop'``       :math:`s \leftarrow \alpha s + (1 - \alpha) g^2;\
+                            x \leftarrow x - \eta g / (\sqrt{s} + \epsilon)`
+        ``'adam'``          :math:`m \leftarrow \beta_1 m + (1 - \beta_1) g;\
+                            s \leftarrow \beta_2 s + (1 - \beta_2) g^2;\
+                            x \leftarrow x - \eta \hat m / (\sqrt{\hat s} + \epsilon)`,
+                            :math:`\hat m = m / (1 - \beta_1^t)`,
+                            :math:`\hat s = s / (1 - \beta_2^t)`
+        ``'adamw'``         as adam, with
+                            :math:`x \leftarrow x - \eta (\hat m / (\sqrt{\hat s} +
+                            \epsilon) + \lambda x)`
+        ==================  =====================================================
+
+        `fastgd.optimizers` documents each rule and how its defaults compare
+        with PyTorch's and optax's.
     momentum : float or array_like, optional
-        :math:`\beta` in [0, 1) for ``optimizer='momentum'`` (default 0.9).
+        :math:`\beta` or :math:`\mu` in [0, 1) for ``'momentum'``,
+        ``'momentum_torch'`` and ``'nesterov'`` (default 0.9).
+    beta1, beta2 : float or array_like, optional
+        Adam's moment decays in [0, 1) (defaults 0.9 and 0.999).
+    alpha : float or array_like, optional
+        RMSprop's decay of the squared gradients, in [0, 1) (default 0.99).
+    eps : float or array_like, optional
+        > 0, added to the root in the denominators of ``'adagrad'`` (default
+        1e-10), ``'rmsprop'``, ``'adam'`` and ``'adamw'`` (default 1e-8).
+    weight_decay : float or array_like, optional
+        :math:`\lambda \ge 0` for ``'adamw'`` (default 0.01).
+        Passing a hyper-parameter the chosen optimiser does not use is an error.
     schedule : Schedule, optional
-        Learning-rate schedule, e.g. ``fg.step_decay(every=10, factor=0.5)``.
+        Learning-rate schedule, e.g. ``fg.step_decay(every=10, factor=0.5)``,
+        ``fg.warmup(fg.cosine_decay(decay_epochs=100), 5)``; see
+        `fastgd.schedules`.
     batch_size : int, optional
         Mini-batch size for problems with data, 1 <= batch_size <= n_data.
         Each epoch passes over the data in batches of this size (the last may
@@ -232,7 +288,8 @@ def minimize(problem, x0, *, lr, epochs, optimizer="gd", momentum=None, schedule
     ['MAX_EPOCHS', 'MAX_EPOCHS', 'DIVERGED']
     """
     return _run(problem, x0, lr=lr, epochs=epochs, optimizer=optimizer,
-                momentum=momentum, schedule=schedule, batch_size=batch_size,
+                momentum=momentum, beta1=beta1, beta2=beta2, alpha=alpha, eps=eps,
+                weight_decay=weight_decay, schedule=schedule, batch_size=batch_size,
                 shuffle=shuffle, seed=seed, xtol=xtol, ftol=ftol, gtol=gtol,
                 bound=bound, record=record)
 
@@ -254,10 +311,12 @@ def _sweep_axis(value, name, point_dim):
 def sweep(problem, *, x0, lr, epochs, momentum=None, schedule=None, **options):
     """Run the full outer product of value lists, with named dims in the result.
 
-    Every argument among ``x0``, ``lr``, ``momentum`` and the schedule's
-    parameters that is given as a list of values (for ``x0`` of a
-    multi-dimensional problem, an array of points of shape ``(n, dim)``)
-    becomes one axis of the batch, in that order; scalars stay fixed.
+    Every argument among ``x0``, ``lr``, the optimiser's hyper-parameters
+    (``momentum``, ``beta1``, ``beta2``, ``alpha``, ``eps``, ``weight_decay``)
+    and the schedule's per-run parameters that is given as a list of values
+    (for ``x0`` of a multi-dimensional problem, an array of points of shape
+    ``(n, dim)``) becomes one axis of the batch, in that order; scalars stay
+    fixed.
 
     Parameters
     ----------
@@ -265,9 +324,11 @@ def sweep(problem, *, x0, lr, epochs, momentum=None, schedule=None, **options):
     x0, lr, momentum : scalar or 1-D array_like (x0: point or array of points)
     epochs : int
     schedule : Schedule, optional
-        Its parameters sweep too when given as lists.
+        Its parameters sweep too when given as lists (`multi_step`'s
+        milestones are shared and never sweep).
     **options
-        Any other argument of `minimize` (``optimizer``, ``xtol``, ``record``, ...).
+        Any other argument of `minimize` (``optimizer``, ``beta1``, ``xtol``,
+        ``record``, ...); the optimiser's hyper-parameters sweep like ``lr``.
 
     Returns
     -------
@@ -286,8 +347,10 @@ def sweep(problem, *, x0, lr, epochs, momentum=None, schedule=None, **options):
         raise TypeError(f"problem must be a fastgd.Problem, got {type(problem).__name__}")
     point_dim = 0 if problem.dim == 1 else 1
     args = {"x0": _sweep_axis(x0, "x0", point_dim), "lr": _sweep_axis(lr, "lr", 0)}
-    if momentum is not None:
-        args["momentum"] = _sweep_axis(momentum, "momentum", 0)
+    for name in HYPER_PARAMETERS:
+        value = momentum if name == "momentum" else options.pop(name, None)
+        if value is not None:
+            args[name] = _sweep_axis(value, name, 0)
     if schedule is not None:
         if not isinstance(schedule, Schedule):
             raise TypeError(f"schedule must be a fastgd Schedule, got {type(schedule).__name__}")
@@ -302,9 +365,9 @@ def sweep(problem, *, x0, lr, epochs, momentum=None, schedule=None, **options):
             arr = arr.reshape(tuple(axis_shape) + arr.shape[1:])
         shaped[name] = arr
     if schedule is not None:
-        schedule = Schedule(schedule.name, schedule.kind,
-                            {k: shaped.pop(k) for k in schedule.params})
+        schedule = dataclasses.replace(
+            schedule, params={k: shaped.pop(k) for k in schedule.params})
     coords = {name: args[name][0] for name in dims}
+    hyper = {name: shaped.pop(name, None) for name in HYPER_PARAMETERS}
     return _run(problem, shaped.pop("x0"), lr=shaped.pop("lr"), epochs=epochs,
-                momentum=shaped.pop("momentum", None), schedule=schedule,
-                dims=dims, coords=coords, **options)
+                schedule=schedule, dims=dims, coords=coords, **hyper, **options)

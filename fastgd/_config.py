@@ -42,9 +42,16 @@ POINT_GRAD_SIG = types.void(types.float64[::1], types.float64[::1])
 _OPTIONS = dict(cache=True, fastmath=False, error_model="numpy", nogil=True)
 
 
-def jit(signature=None, *, parallel=False, cache=True, inline="never"):
+#: The only fastmath flag used anywhere, and only inside fastgd._math.exp, whose
+#: instructions keep their own flags when inlined: multiply-adds may fuse.  Its
+#: tests check that vector lanes and scalar tails still agree bit for bit.
+EXP_FASTMATH = frozenset({"contract"})
+
+
+def jit(signature=None, *, parallel=False, cache=True, inline="never", fastmath=False):
     """Return the project's ``numba.njit`` decorator with its fixed options."""
-    options = dict(_OPTIONS, parallel=parallel, cache=cache, inline=inline)
+    options = dict(_OPTIONS, parallel=parallel, cache=cache, inline=inline,
+                   fastmath=set(fastmath) if fastmath else False)
     if signature is None:
         return njit(**options)
     return njit(signature, **options)

@@ -9,6 +9,8 @@ their outputs were written when they finished and are never touched again.
 Nothing in here raises: each run ends with a status code.
 """
 
+import math
+
 import numpy as np
 from numba import prange, types
 
@@ -21,12 +23,26 @@ MAX_EPOCHS = 1
 DIVERGED = 2
 
 # Optimiser switch: one kernel for all, the switch costs nothing measurable.
+# hyper[p, run] holds the optimiser's p-th hyper-parameter per run, in the
+# order of fastgd.optimizers (rules and defaults documented there).
 GD = 0
-MOMENTUM = 1
+MOMENTUM = 1        # hyper[0] = beta (the seed's form)
+MOMENTUM_TORCH = 2  # hyper[0] = mu
+NESTEROV = 3        # hyper[0] = mu
+ADAGRAD = 4         # hyper[0] = eps
+RMSPROP = 5         # hyper[0] = alpha, hyper[1] = eps
+ADAM = 6            # hyper[0] = beta1, hyper[1] = beta2, hyper[2] = eps
+ADAMW = 7           # as ADAM, hyper[3] = weight_decay
 
 # Schedule switch; schedule[p, run] holds a schedule's p-th parameter per run.
+# Row 0 is the linear warm-up's length in epochs (0: none); the kind's own
+# parameters follow.  No rows at all: constant rate, no warm-up.
 CONSTANT = 0
-STEP_DECAY = 1  # schedule[0] = every (epochs), schedule[1] = factor
+STEP_DECAY = 1      # schedule[1] = every (epochs), schedule[2] = factor
+EXPONENTIAL = 2     # schedule[1] = factor
+MULTI_STEP = 3      # schedule[1] = factor, schedule[2:] = milestones
+COSINE = 4          # schedule[1] = decay_epochs, schedule[2] = floor
+INVERSE_TIME = 5    # schedule[1] = decay
 
 _f8_1d = types.float64[::1]
 _f8_2d = types.float64[:, ::1]
@@ -36,7 +52,7 @@ _i8_1d = types.int64[::1]
 DESCEND_SIG = types.void(
     GRAD_TYPE, FUN_TYPE,
     _f8_2d,                                   # x0 (runs, dim)
-    _f8_1d, _f8_1d, types.int64,              # lr, momentum, optimizer
+    _f8_1d, _f8_2d, types.int64,              # lr, hyper[p, run], optimizer
     types.int64, _f8_2d,                      # schedule kind, parameters
     types.int64,                              # epochs
     types.float64, types.float64, types.float64, types.float64,  # xtol ftol gtol bound
@@ -48,6 +64,44 @@ DESCEND_SIG = types.void(
 
 
 @jit(inline="always")
+def _schedule_rate(kind, schedule, run, epoch, lr0, lr_now):
+    """(state, rate) of one run in ``epoch`` (counted from 1).
+
+    A pure function of the epoch count, except step decay, which keeps the
+    seed's repeated multiplication in ``lr_now``.  The same code serves the
+    descent kernel and `Schedule.rates`, so the rates shown are the rates used.
+    """
+    warm = np.int64(schedule[0, run]) if schedule.shape[0] > 0 else 0
+    if epoch <= warm:
+        # Linear warm-up: lr * e / (W + 1) for e = 1..W, reaching lr at W + 1.
+        return lr_now, lr0 * epoch / (warm + 1)
+    e = epoch - warm          # the schedule's own epoch, from 1
+    t = float(e - 1)          # epochs it has completed
+    if kind == STEP_DECAY:
+        # Multiplied in place, as the seed does, not factor**k: the two
+        # differ in the last bit for factors other than 0.5.
+        if e % np.int64(schedule[1, run]) == 0:
+            lr_now = lr_now * schedule[2, run]
+        return lr_now, lr_now
+    if kind == EXPONENTIAL:
+        return lr_now, lr0 * schedule[1, run] ** t
+    if kind == MULTI_STEP:
+        rate = lr0
+        for p in range(2, schedule.shape[0]):
+            if t >= schedule[p, run]:
+                rate = rate * schedule[1, run]
+        return lr_now, rate
+    if kind == COSINE:
+        floor = schedule[2, run]
+        tt = min(t, schedule[1, run])
+        cosine = 0.5 * (1.0 + math.cos(math.pi * tt / schedule[1, run]))
+        return lr_now, lr0 * (floor + (1.0 - floor) * cosine)
+    if kind == INVERSE_TIME:
+        return lr_now, lr0 / (1.0 + schedule[1, run] * t)
+    return lr_now, lr0
+
+
+@jit(inline="always")
 def _finish(X, c, run, epoch, code, x_out, nit, status, done):
     for d in range(X.shape[0]):
         x_out[run, d] = X[d, c]
@@ -56,7 +110,7 @@ def _finish(X, c, run, epoch, code, x_out, nit, status, done):
     done[c] = True
 
 
-def _descend(grad, fun, x0, lr, momentum, optimizer, sched_kind, schedule,
+def _descend(grad, fun, x0, lr, hyper, optimizer, sched_kind, schedule,
              epochs, xtol, ftol, gtol, bound, data, batch_size, shuffle,
              seed, run_offset, rec_runs, rec_x, rec_f,
              x_out, f_out, nit, status):
@@ -74,15 +128,20 @@ def _descend(grad, fun, x0, lr, momentum, optimizer, sched_kind, schedule,
         w = min(LANES, n_runs - start)
         X = np.empty((dim, w))
         G = np.empty((dim, w))
-        V = np.zeros((dim, w))
+        V = np.zeros((dim, w))        # velocity, or Adam's first moment
+        S = np.zeros((dim, w))        # second moments (adagrad, rmsprop, adam)
+        P1 = np.ones(w)               # beta1**t and beta2**t, per lane
+        P2 = np.ones(w)
         X_prev = np.empty((dim, w))
         F = np.full(w, np.nan)
         F_prev = np.empty(w)
         lr_now = np.empty(w)
+        rate = np.empty(w)
         done = np.zeros(w, np.bool_)
         slot = np.full(w, -1, np.int64)
         for c in range(w):
             lr_now[c] = lr[start + c]
+            rate[c] = lr[start + c]
             for d in range(dim):
                 X[d, c] = x0[start + c, d]
 
@@ -115,12 +174,10 @@ def _descend(grad, fun, x0, lr, momentum, optimizer, sched_kind, schedule,
 
         n_left = w
         for epoch in range(1, epochs + 1):
-            if sched_kind == STEP_DECAY:
-                # Multiplied in place, as the seed does, not factor**k: the
-                # two differ in the last bit for factors other than 0.5.
+            if schedule.shape[0] > 0:
                 for c in range(w):
-                    if epoch % np.int64(schedule[0, start + c]) == 0:
-                        lr_now[c] = lr_now[c] * schedule[1, start + c]
+                    lr_now[c], rate[c] = _schedule_rate(
+                        sched_kind, schedule, start + c, epoch, lr[start + c], lr_now[c])
             if xtol > 0.0:
                 X_prev[:, :] = X
             if per_lane_rows:
@@ -145,15 +202,7 @@ def _descend(grad, fun, x0, lr, momentum, optimizer, sched_kind, schedule,
                 grad(X, data, rows, G)
                 if gtol > 0.0 and not minibatch:
                     _check_gtol(X, G, gtol, start, epoch, x_out, nit, status, done)
-                if optimizer == MOMENTUM:
-                    for d in range(dim):
-                        for c in range(w):
-                            V[d, c] = momentum[start + c] * V[d, c] - lr_now[c] * G[d, c]
-                            X[d, c] = X[d, c] + V[d, c]
-                else:
-                    for d in range(dim):
-                        for c in range(w):
-                            X[d, c] = X[d, c] - lr_now[c] * G[d, c]
+                _update(optimizer, X, G, V, S, P1, P2, rate, hyper, start)
 
             if want_f:
                 fun(X, data, all_rows, F)
@@ -199,6 +248,69 @@ def _descend(grad, fun, x0, lr, momentum, optimizer, sched_kind, schedule,
             f_out[start + c] = F[c]
             if not abs(F[c]) < np.inf:
                 status[start + c] = DIVERGED
+
+
+@jit(inline="always")
+def _update(optimizer, X, G, V, S, P1, P2, rate, hyper, start):
+    """One update of a block, in place.  Each branch is its own loop nest over
+    (dim, lanes) so that the lane loop vectorises; the rules are documented in
+    fastgd.optimizers and mirrored by fastgd.reference."""
+    dim, w = X.shape
+    if optimizer == MOMENTUM:
+        for d in range(dim):
+            for c in range(w):
+                V[d, c] = hyper[0, start + c] * V[d, c] - rate[c] * G[d, c]
+                X[d, c] = X[d, c] + V[d, c]
+    elif optimizer == MOMENTUM_TORCH:
+        for d in range(dim):
+            for c in range(w):
+                V[d, c] = hyper[0, start + c] * V[d, c] + G[d, c]
+                X[d, c] = X[d, c] - rate[c] * V[d, c]
+    elif optimizer == NESTEROV:
+        for d in range(dim):
+            for c in range(w):
+                mu = hyper[0, start + c]
+                V[d, c] = mu * V[d, c] + G[d, c]
+                X[d, c] = X[d, c] - rate[c] * (G[d, c] + mu * V[d, c])
+    elif optimizer == ADAGRAD:
+        for d in range(dim):
+            for c in range(w):
+                S[d, c] = S[d, c] + G[d, c] * G[d, c]
+                X[d, c] = X[d, c] - rate[c] * G[d, c] / (np.sqrt(S[d, c]) + hyper[0, start + c])
+    elif optimizer == RMSPROP:
+        for d in range(dim):
+            for c in range(w):
+                alpha = hyper[0, start + c]
+                S[d, c] = alpha * S[d, c] + (1.0 - alpha) * G[d, c] * G[d, c]
+                X[d, c] = X[d, c] - rate[c] * G[d, c] / (np.sqrt(S[d, c]) + hyper[1, start + c])
+    elif optimizer == ADAM or optimizer == ADAMW:
+        for c in range(w):
+            P1[c] = P1[c] * hyper[0, start + c]
+            P2[c] = P2[c] * hyper[1, start + c]
+        for d in range(dim):
+            for c in range(w):
+                b1 = hyper[0, start + c]
+                b2 = hyper[1, start + c]
+                V[d, c] = b1 * V[d, c] + (1.0 - b1) * G[d, c]
+                S[d, c] = b2 * S[d, c] + (1.0 - b2) * G[d, c] * G[d, c]
+        if optimizer == ADAM:
+            for d in range(dim):
+                for c in range(w):
+                    m_hat = V[d, c] / (1.0 - P1[c])
+                    s_hat = S[d, c] / (1.0 - P2[c])
+                    step = m_hat / (np.sqrt(s_hat) + hyper[2, start + c])
+                    X[d, c] = X[d, c] - rate[c] * step
+        else:
+            for d in range(dim):
+                for c in range(w):
+                    m_hat = V[d, c] / (1.0 - P1[c])
+                    s_hat = S[d, c] / (1.0 - P2[c])
+                    step = m_hat / (np.sqrt(s_hat) + hyper[2, start + c])
+                    X[d, c] = X[d, c] - rate[c] * (step + hyper[3, start + c] * X[d, c])
+    else:
+        for d in range(dim):
+            for c in range(w):
+                X[d, c] = X[d, c] - rate[c] * G[d, c]
 
 
 @jit(inline="always")
@@ -249,6 +361,18 @@ def _gradient(grad, points, data, out):
                 out[start + c, d] = G[d, c]
 
 
+RATES_SIG = types.void(types.int64, _f8_2d, _f8_1d, _f8_2d)
+
+
+def _rates(kind, schedule, lr, out):
+    # Not parallel: a few runs x epochs, for display and tests.
+    for run in range(lr.shape[0]):
+        lr_now = lr[run]
+        for epoch in range(1, out.shape[1] + 1):
+            lr_now, out[run, epoch - 1] = _schedule_rate(
+                kind, schedule, run, epoch, lr[run], lr_now)
+
+
 _compiled = {}
 
 
@@ -263,6 +387,7 @@ def get(name):
             "descend": (_descend, DESCEND_SIG),
             "evaluate": (_evaluate, EVAL_SIG),
             "gradient": (_gradient, GRAD_EVAL_SIG),
+            "rates": (_rates, RATES_SIG),
         }[name]
-        kernel = _compiled[name] = jit(sig, parallel=True)(py_func)
+        kernel = _compiled[name] = jit(sig, parallel=name != "rates")(py_func)
     return kernel

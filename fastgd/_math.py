@@ -13,6 +13,8 @@ from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic
 
+from ._config import EXP_FASTMATH, jit
+
 __all__ = ["exp"]
 
 
@@ -82,7 +84,7 @@ _C11 = 2.5100375832561234e-08
 # with fastmath=True (which includes reassoc) cannot break the rounding step. Its own
 # "contract" lets LLVM fuse multiply-adds where the CPU has FMA: about 30 % faster,
 # and no less accurate.
-@numba.njit(fastmath={"contract"})
+@jit(fastmath=EXP_FASTMATH)
 def exp(x):
     """Exponential of a float64, written so that lane loops calling it vectorise.
 

@@ -46,7 +46,7 @@ def _compact(arr):
     arr = np.asarray(arr)
     index = tuple(slice(0, 1) if s == 0 and n > 1 else slice(None)
                   for s, n in zip(arr.strides, arr.shape))
-    return np.ascontiguousarray(arr[index])
+    return np.array(arr[index])  # a copy: ascontiguousarray would make 0-d 1-d
 
 
 def _json_scalar(value):

@@ -91,6 +91,7 @@ class Problem:
         self._data = _NO_DATA
         self._builtin = None  # (kernel fun, kernel grad) of a built-in problem
         self._adapted = None
+        self._factory = None  # (callable, args) rebuilding a built-in when unpickled
 
     @classmethod
     def _from_kernels(cls, kfun, kgrad, dim, name, data=_NO_DATA):
@@ -99,7 +100,69 @@ class Problem:
         self.dim, self.name, self.batched = dim, name, True
         self._data = data
         self._builtin = self._adapted = (kfun, kgrad)
+        self._factory = None
         return self
+
+    @classmethod
+    def from_expression(cls, expression, variables=None, *, name=None):
+        """An objective written as a formula; its gradient derived by SymPy.
+
+        The formula and its gradient become batched kernels (generated source,
+        compiled once per problem, a fraction of a second) that run as fast as
+        the built-in problems; the text is evaluated with the operations in the
+        order written, so ``"exp(x + y) + x**2 - y**2"`` gives
+        `fastgd.problems.saddle`'s values bit for bit.  Needs SymPy.
+
+        Parameters
+        ----------
+        expression : str or sympy.Expr
+            Numbers, the variables, ``+ - * / **``, the constant ``pi`` and the
+            functions exp, log, sqrt, sin, cos, tan, sinh, cosh, tanh, asin,
+            acos, atan, abs, sign.
+        variables : str or sequence, optional
+            The variables in order (``"x y"``, ``["x", "y"]`` or SymPy
+            symbols); by default the names in the expression, sorted.
+        name : str, optional
+            Defaults to the expression's text.
+
+        Returns
+        -------
+        Problem
+            With ``variables`` (tuple of names) and ``source`` (the generated
+            code) as extra attributes.
+
+        Raises
+        ------
+        ImportError
+            If SymPy is not installed.
+        ValueError
+            For names that are neither variables nor known functions, and for
+            anything else the formula may not contain.
+
+        Examples
+        --------
+        >>> import fastgd as fg
+        >>> saddle = fg.Problem.from_expression("exp(x + y) + x**2 - y**2")
+        >>> saddle.variables, saddle.dim
+        (('x', 'y'), 2)
+        >>> saddle.gradient([0.0, 0.0]).tolist()
+        [1.0, 1.0]
+        """
+        from .expression import analytic, rebuild
+        built = analytic(expression, variables, name=name)
+        self = Problem._from_kernels(built.kfun, built.kgrad, built.dim, built.name)
+        self.variables, self.source = tuple(built.variables), built.source
+        self._factory = (rebuild, ("analytic", expression, variables, name))
+        return self
+
+    def __reduce__(self):
+        # Pickled to reach process pools and Dask workers: a built-in by the call
+        # that made it, a user's problem by its jitted functions (which Numba
+        # pickles); compiled adapters are rebuilt, or loaded from cache, there.
+        if self._factory is not None:
+            return self._factory
+        state = {k: v for k, v in self.__dict__.items() if k != "_adapted"}
+        return _restore, (type(self), state)
 
     def __repr__(self):
         extra = f", n_data={self.n_data}" if self.n_data else ""
@@ -109,6 +172,23 @@ class Problem:
     def n_data(self):
         """Number of data points (0 for an objective without data)."""
         return self._data.shape[1]
+
+    @property
+    def x(self):
+        """The data's x values (read-only), or None for an objective without data."""
+        return self._data_row(0)
+
+    @property
+    def y(self):
+        """The data's y values (read-only), or None for an objective without data."""
+        return self._data_row(1)
+
+    def _data_row(self, i):
+        if not self.n_data:
+            return None
+        row = self._data[i].view()
+        row.flags.writeable = False
+        return row
 
     def _kernel_functions(self):
         # The adapters are compiled on first use, once per problem object.
@@ -164,7 +244,7 @@ class Problem:
         --------
         >>> import fastgd as fg
         >>> float(fg.problems.quartic(2.0))
-        14.0
+        10.0
         """
         pts, shape = _as_points(self, x)
         if not np.all(np.isfinite(pts)):
@@ -241,14 +321,55 @@ class LeastSquares(Problem):
         self._data = as_data(x, y)
         self._builtin = None
         self._adapted = None
+        self._factory = None
 
-    @property
-    def x(self):
-        return self._data[0]
+    @classmethod
+    def from_expression(cls, expression, params=None, *, x, y, name=None):
+        """A least-squares fit of a model written as a formula in ``x`` and its
+        parameters; the model's derivatives derived by SymPy.
 
-    @property
-    def y(self):
-        return self._data[1]
+        The loss and gradient are generated as batched kernels shaped like the
+        built-in `fastgd.problems.exp_linear_fit` (data loop outside, runs as
+        lanes inside): ``mean((yhat_i - y_i) ** 2)`` and
+        ``mean(2 (yhat_i - y_i) dyhat/dtheta)``.  Needs SymPy.
+
+        Parameters
+        ----------
+        expression : str or sympy.Expr
+            The model ``yhat``, in the data variable ``x`` and the parameters
+            (what `Problem.from_expression` allows).
+        params : str or sequence, optional
+            Parameter names in order (``"a b c"``); by default the names other
+            than ``x``, sorted.
+        x, y : array_like, shape (n,)
+            The data.
+        name : str, optional
+
+        Returns
+        -------
+        LeastSquares
+            With ``variables`` and ``source`` as extra attributes.
+
+        Examples
+        --------
+        >>> import fastgd as fg
+        >>> x, y = fg.problems.exp_linear_data(100, seed=0)
+        >>> fit = fg.LeastSquares.from_expression("exp(-a*x) + b*x + c",
+        ...                                       params="a b c", x=x, y=y)
+        >>> fit.variables
+        ('a', 'b', 'c')
+        >>> bool(fit([1.0, 2.0, 3.0]) == fg.problems.exp_linear_fit(x, y)([1.0, 2.0, 3.0]))
+        True
+        """
+        from .expression import least_squares, rebuild
+        built = least_squares(expression, params, name=name)
+        self = cls._from_kernels(built.kfun, built.kgrad, built.dim, built.name,
+                                 data=as_data(x, y))
+        self.model, self.model_grad = built.model, built.model_grad
+        self.variables, self.source = tuple(built.variables), built.source
+        self._factory = (rebuild, ("least_squares", expression, params, name,
+                                   self._data[0], self._data[1]))
+        return self
 
     def _adapt(self):
         model, model_grad, dim = self.model, self.model_grad, self.dim
@@ -296,6 +417,12 @@ class LeastSquares(Problem):
         def grad(theta, out):
             self.model_grad(theta, xi, out)
         _probe_pointwise(f, grad, point, self.name, names=("model", "model_grad"))
+
+
+def _restore(cls, state):
+    self = cls.__new__(cls)
+    self.__dict__.update(state, _adapted=None)
+    return self
 
 
 def as_data(x, y):

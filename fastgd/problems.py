@@ -12,31 +12,40 @@ name               objective                                   dim
 ``saddle``         e^(x + y) + x^2 - y^2                       2
 ``exp_linear_fit`` mean((e^(-a x_i) + b x_i + c - y_i)^2)      3
 =================  ==========================================  ===
-"""
 
-import math
+Classic test functions with known minima (`fastgd.testfunctions`):
+``rosenbrock``, ``himmelblau``, ``booth``, ``beale``, ``rastrigin``,
+``three_hump_camel`` (all 2-D) and the factory ``quadratic(dim, condition)``.
+"""
 
 import numpy as np
 
 from ._config import FUN_SIG, GRAD_SIG, jit
+from ._math import exp
 from .problem import Problem, as_data
+from .testfunctions import ANALYTIC as _TEST_FUNCTIONS
+from .testfunctions import quadratic
 
-__all__ = ["exp_linear_data", "exp_linear_fit", "exp_quadratic", "quartic", "saddle"]
+__all__ = ["beale", "booth", "exp_linear_data", "exp_linear_fit", "exp_quadratic",
+           "himmelblau", "quadratic", "quartic", "rastrigin", "rosenbrock", "saddle",
+           "three_hump_camel"]
 
 
 # Each formula is written as the seed writes it (same operations, same order),
-# so the kernels agree with fastgd.reference to the last few bits.
+# so the kernels agree with fastgd.reference to the last few bits.  `exp` is
+# fastgd._math.exp (within 1 ulp of libm's): unlike math.exp it vectorises
+# across the lanes.
 
 def _exp_quadratic_f(X, data, rows, F):
     for c in range(X.shape[1]):
         x = X[0, c]
-        F[c] = math.exp(x) + x ** 2
+        F[c] = exp(x) + x ** 2
 
 
 def _exp_quadratic_grad(X, data, rows, G):
     for c in range(X.shape[1]):
         x = X[0, c]
-        G[0, c] = math.exp(x) + x * 2
+        G[0, c] = exp(x) + x * 2
 
 
 def _quartic_f(X, data, rows, F):
@@ -55,14 +64,14 @@ def _saddle_f(X, data, rows, F):
     for c in range(X.shape[1]):
         x = X[0, c]
         y = X[1, c]
-        F[c] = math.exp(x + y) + x ** 2 - y ** 2
+        F[c] = exp(x + y) + x ** 2 - y ** 2
 
 
 def _saddle_grad(X, data, rows, G):
     for c in range(X.shape[1]):
         x = X[0, c]
         y = X[1, c]
-        e = math.exp(x + y)
+        e = exp(x + y)
         G[0, c] = e + x * 2
         G[1, c] = e - y * 2
 
@@ -76,7 +85,7 @@ def _exp_linear_f(X, data, rows, F):
         for c in range(X.shape[1]):
             k = rows[0, i] if shared else rows[c, i]
             x = data[0, k]
-            y_hat = math.exp((-X[0, c]) * x) + X[1, c] * x + X[2, c]
+            y_hat = exp((-X[0, c]) * x) + X[1, c] * x + X[2, c]
             F[c] += (y_hat - data[1, k]) ** 2
     for c in range(X.shape[1]):
         F[c] /= m
@@ -90,7 +99,7 @@ def _exp_linear_grad(X, data, rows, G):
         for c in range(X.shape[1]):
             k = rows[0, i] if shared else rows[c, i]
             x = data[0, k]
-            e = math.exp((-X[0, c]) * x)
+            e = exp((-X[0, c]) * x)
             y_hat = e + X[1, c] * x + X[2, c]
             G[0, c] += 2 * (y_hat - data[1, k]) * e * (-x)
             G[1, c] += 2 * (y_hat - data[1, k]) * x
@@ -104,6 +113,7 @@ _ANALYTIC = {
     "exp_quadratic": (_exp_quadratic_f, _exp_quadratic_grad, 1),
     "quartic": (_quartic_f, _quartic_grad, 1),
     "saddle": (_saddle_f, _saddle_grad, 2),
+    **_TEST_FUNCTIONS,
 }
 _cache = {}
 
@@ -118,9 +128,14 @@ def __getattr__(name):
     if name in _ANALYTIC:
         f, grad, dim = _ANALYTIC[name]
         problem = Problem._from_kernels(*_kernels(name, f, grad), dim, name)
+        problem._factory = (_builtin, (name,))
         globals()[name] = problem
         return problem
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _builtin(name):
+    return __getattr__(name) if name not in globals() else globals()[name]
 
 
 def exp_linear_fit(x, y):
@@ -151,7 +166,9 @@ def exp_linear_fit(x, y):
     True
     """
     kfun, kgrad = _kernels("exp_linear_fit", _exp_linear_f, _exp_linear_grad)
-    return Problem._from_kernels(kfun, kgrad, 3, "exp_linear_fit", data=as_data(x, y))
+    problem = Problem._from_kernels(kfun, kgrad, 3, "exp_linear_fit", data=as_data(x, y))
+    problem._factory = (exp_linear_fit, (problem._data[0].copy(), problem._data[1].copy()))
+    return problem
 
 
 def exp_linear_data(n=100, *, a=1.2, b=3.4, c=5.6, noise=0.01, seed=0):

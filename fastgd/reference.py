@@ -13,7 +13,7 @@ The seed's first example, run the seed's way:
 >>> from fastgd import reference as ref
 >>> out = ref.descend(ref.exp_quadratic_grad, -3.0, lr=0.1, epochs=100,
 ...                   f=ref.exp_quadratic)
->>> round(out.x[0], 6)
+>>> round(float(out.x[0]), 6)
 -0.351734
 """
 
@@ -231,3 +231,151 @@ def shuffled_order(seed, run, epoch, n):
         j = ((r >> 32) * (i + 1)) >> 32
         out[i], out[j] = out[j], out[i]
     return out
+
+
+# --- optimisers and schedules beyond the seed's (fastgd.optimizers, fastgd.schedules) ---
+#
+# Written from the rules documented in fastgd.optimizers and fastgd.schedules,
+# one run at a time on Python floats, independently of the kernels: the tests
+# compare whole trajectories with these.
+
+def schedule_rates(lr, epochs, schedule=None, *, every=None, factor=None, milestones=(),
+                   decay_epochs=None, floor=0.0, decay=None, warmup=0):
+    """The learning rate of epochs 1..epochs under a named schedule.
+
+    Parameters
+    ----------
+    lr : float
+    epochs : int
+    schedule : {None, 'step_decay', 'exponential_decay', 'multi_step',
+                'cosine_decay', 'inverse_time'}
+    every, factor, milestones, decay_epochs, floor, decay, warmup
+        The schedule's parameters, scalars.
+
+    Returns
+    -------
+    list of float
+
+    Examples
+    --------
+    >>> from fastgd.reference import schedule_rates
+    >>> schedule_rates(1.0, 4, "inverse_time", decay=1.0)
+    [1.0, 0.5, 0.3333333333333333, 0.25]
+    """
+    import math
+
+    rates = []
+    lr_now = lr                       # step decay's running rate
+    for epoch in range(1, epochs + 1):
+        if epoch <= warmup:
+            rates.append(lr * epoch / (warmup + 1))
+            continue
+        e = epoch - warmup
+        t = e - 1
+        if schedule == "step_decay":
+            if e % every == 0:
+                lr_now = lr_now * factor
+            rate = lr_now
+        elif schedule == "exponential_decay":
+            rate = lr * factor ** float(t)
+        elif schedule == "multi_step":
+            rate = lr
+            for m in milestones:
+                if t >= m:
+                    rate = rate * factor
+        elif schedule == "cosine_decay":
+            tt = min(t, decay_epochs)
+            cosine = 0.5 * (1.0 + math.cos(math.pi * tt / decay_epochs))
+            rate = lr * (floor + (1.0 - floor) * cosine)
+        elif schedule == "inverse_time":
+            rate = lr / (1.0 + decay * t)
+        elif schedule is None:
+            rate = lr
+        else:
+            raise ValueError(f"unknown schedule {schedule!r}")
+        rates.append(rate)
+    return rates
+
+
+def optimize(grad, x0, rates, *, optimizer="gd", momentum=0.9, beta1=0.9, beta2=0.999,
+             alpha=0.99, eps=None, weight_decay=0.01, f=None):
+    """One run of any fastgd optimiser, one update per entry of ``rates``.
+
+    Parameters
+    ----------
+    grad : callable
+        ``grad(*x)`` returns the gradient (a float or a tuple), like the seed's ``df``.
+    x0 : float or tuple of float
+    rates : sequence of float
+        The learning rate of each update (see `schedule_rates`).
+    optimizer : str
+        A name from `fastgd.OPTIMIZERS`.
+    momentum, beta1, beta2, alpha, eps, weight_decay : float
+        As in `fastgd.minimize`; ``eps`` defaults to 1e-10 for adagrad and
+        1e-8 otherwise.
+    f : callable, optional
+        ``f(*x)``, for the recorded values.
+
+    Returns
+    -------
+    SimpleNamespace
+        ``x`` (tuple), ``path`` (points from ``x0`` on) and ``values``.
+
+    Examples
+    --------
+    >>> from fastgd import reference as ref
+    >>> out = ref.optimize(ref.quartic_grad, 2.0, [0.01] * 100, optimizer="adam")
+    >>> len(out.path)
+    101
+    """
+    import math
+
+    if eps is None:
+        eps = 1e-10 if optimizer == "adagrad" else 1e-8
+    x = [float(v) for v in _as_tuple(x0)]
+    n = len(x)
+    v = [0.0] * n
+    s = [0.0] * n
+    p1 = p2 = 1.0
+    path = [tuple(x)]
+    values = [f(*x)] if f is not None else []
+    for rate in rates:
+        g = [float(gi) for gi in _as_tuple(grad(*x))]
+        if optimizer in ("adam", "adamw"):
+            p1 = p1 * beta1
+            p2 = p2 * beta2
+        for i in range(n):
+            gi = g[i]
+            if optimizer == "gd":
+                x[i] = x[i] - rate * gi
+            elif optimizer == "momentum":
+                v[i] = momentum * v[i] - rate * gi
+                x[i] = x[i] + v[i]
+            elif optimizer == "momentum_torch":
+                v[i] = momentum * v[i] + gi
+                x[i] = x[i] - rate * v[i]
+            elif optimizer == "nesterov":
+                v[i] = momentum * v[i] + gi
+                x[i] = x[i] - rate * (gi + momentum * v[i])
+            elif optimizer == "adagrad":
+                s[i] = s[i] + gi * gi
+                x[i] = x[i] - rate * gi / (math.sqrt(s[i]) + eps)
+            elif optimizer == "rmsprop":
+                s[i] = alpha * s[i] + (1.0 - alpha) * gi * gi
+                x[i] = x[i] - rate * gi / (math.sqrt(s[i]) + eps)
+            elif optimizer in ("adam", "adamw"):
+                v[i] = beta1 * v[i] + (1.0 - beta1) * gi
+                s[i] = beta2 * s[i] + (1.0 - beta2) * gi * gi
+                m_hat = v[i] / (1.0 - p1)
+                s_hat = s[i] / (1.0 - p2)
+                step = m_hat / (math.sqrt(s_hat) + eps)
+                if optimizer == "adam":
+                    x[i] = x[i] - rate * step
+                else:
+                    x[i] = x[i] - rate * (step + weight_decay * x[i])
+            else:
+                raise ValueError(f"unknown optimizer {optimizer!r}")
+        path.append(tuple(x))
+        if f is not None:
+            values.append(f(*x))
+    return SimpleNamespace(x=tuple(x), path=path, values=values)

@@ -130,6 +130,93 @@ class Result:
         n = int(self.nit.ravel()[flat]) + 1
         return self.path_x[slot, :n].copy(), self.path_fun[slot, :n].copy()
 
+    def save(self, path, compress=True):
+        """Write the result to an ``.npz`` file; see `fastgd.save` and `fastgd.load`."""
+        from .io import save
+        save(self, path, compress=compress)
+
+    def to_pandas(self):
+        """One row per run: coordinates, hyper-parameters, final point, value, status.
+
+        Requires pandas.  Columns: one per swept dim (a point-valued dim such as
+        ``x0`` of a 2-D problem gives ``x0_0``, ``x0_1``), the per-run
+        hyper-parameters, ``x_0 ... x_{dim-1}``, ``fun``, ``nit``, ``status``
+        (the `Status` name) and ``success``.
+
+        Examples
+        --------
+        >>> import fastgd as fg
+        >>> res = fg.sweep(fg.problems.quartic, x0=[-2.0, 2.0], lr=[0.01, 0.02], epochs=50)
+        >>> df = res.to_pandas()
+        >>> df.shape, list(df.columns[:3])
+        ((4, 7), ['x0', 'lr', 'x_0'])
+        """
+        import pandas as pd
+
+        columns = {}
+        grids = np.meshgrid(*(np.arange(n) for n in self.shape), indexing="ij")
+        for axis, name in enumerate(self.dims):
+            values = self.coords.get(name)
+            if values is None:
+                continue
+            picked = np.asarray(values)[grids[axis].ravel()]
+            if picked.ndim == 1:
+                columns[name] = picked
+            else:
+                for j in range(picked.shape[1]):
+                    columns[f"{name}_{j}"] = picked[:, j]
+        for name, value in self.params.items():
+            if isinstance(value, np.ndarray) and value.shape == self.shape \
+                    and name not in columns:
+                columns[name] = value.ravel()
+        x = self.x.reshape(self.size, -1)
+        for j in range(x.shape[1]):
+            columns[f"x_{j}"] = x[:, j]
+        columns["fun"] = self.fun.ravel()
+        columns["nit"] = self.nit.ravel()
+        columns["status"] = pd.Categorical.from_codes(
+            self.status.ravel(), [s.name.lower() for s in Status])
+        columns["success"] = self.success.ravel()
+        return pd.DataFrame(columns)
+
+    def to_xarray(self):
+        """An `xarray.Dataset` with the batch dims, their coordinates and every output.
+
+        Requires xarray.  ``x`` gains a trailing ``component`` dim; a swept
+        point-valued dim (``x0`` of a 2-D problem) gets an integer index as its
+        coordinate and the points as a ``<dim>_points`` coordinate.
+
+        Examples
+        --------
+        >>> import fastgd as fg
+        >>> res = fg.sweep(fg.problems.quartic, x0=[-2.0, 2.0], lr=[0.01, 0.02], epochs=50)
+        >>> ds = res.to_xarray()
+        >>> dict(ds.sizes)
+        {'x0': 2, 'lr': 2, 'component': 1}
+        """
+        import xarray as xr
+
+        dims = tuple(self.dims)
+        coords = {}
+        for name, values in self.coords.items():
+            values = np.asarray(values)
+            if values.ndim == 1:
+                coords[name] = values
+            else:
+                coords[name] = np.arange(values.shape[0])
+                coords[f"{name}_points"] = ((name, "component"), values)
+        data = {"x": (dims + ("component",), self.x), "fun": (dims, self.fun),
+                "nit": (dims, self.nit), "status": (dims, self.status),
+                "success": (dims, self.success)}
+        for name, value in self.params.items():
+            if isinstance(value, np.ndarray) and value.shape == self.shape \
+                    and name not in self.coords:
+                data[name] = (dims, np.asarray(value))
+        attrs = {"problem": self.problem}
+        attrs.update({k: v for k, v in self.params.items()
+                      if isinstance(v, (str, int, float, bool))})
+        return xr.Dataset(data, coords=coords, attrs=attrs)
+
     def __repr__(self):
         counts = ", ".join(f"{k}={v}" for k, v in self.counts().items())
         dims = ", ".join(f"{d}: {n}" for d, n in zip(self.dims, self.shape))

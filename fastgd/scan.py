@@ -80,7 +80,7 @@ class LRScan:
             why = f"it blew up after {int(self.result.nit[i])} epochs"
         elif cls == "too slow":
             why = (f"after {self.epochs} epochs f fell only from {fs[0]:.4g} to "
-                   f"{fs[-1]:.4g}, while the best rate reached {self.best:.4g}")
+                   f"{fs[-1]:.4g}, while the best rate reached f = {self.best:.4g}")
         elif cls == "oscillating":
             why = (f"it jumps back and forth across the minimum and ends at "
                    f"f = {fs[-1]:.4g}, not {self.best:.4g}")
@@ -97,15 +97,17 @@ class LRScan:
         >>> scan = fg.lr_scan(fg.problems.exp_quadratic, -3.0,
         ...                   np.geomspace(1e-5, 1, 30), 100, ask=(1e-4, 0.8))
         >>> print(scan.summary())  # doctest: +NORMALIZE_WHITESPACE
-        From x0=-3 with 100 epochs: lr 1e-05 to 0.0204 is too slow, 0.0281 to 0.574
-        converging, 0.79 to 1 diverging. lr=0.0001 is too slow: after 100 epochs f
-        fell only from 9.05 to 8.686, while the best rate reached 0.8272. lr=0.8 is
-        diverging: it blew up after 7 epochs.
+        From x0=-3 with 100 epochs, lr from 1e-05 to 0.0281 is too slow, from 0.0418
+        to 0.672 converges, from 0.8 to 1 diverges. lr=0.0001 is too slow: after 100
+        epochs f fell only from 9.05 to 8.703, while the best rate reached f = 0.8272.
+        lr=0.8 is diverging: it blew up after 8 epochs.
         """
         start = ", ".join(f"{v:g}" for v in np.ravel(self.x0))
-        spans = [f"{lo:.3g}" + ("" if lo == hi else f" to {hi:.3g}") + f" {cls}"
-                 for cls, lo, hi in self.ranges()]
-        text = f"From x0={start} with {self.epochs} epochs, lr {'; '.join(spans)}."
+        verbs = {"too slow": "is too slow", "converging": "converges",
+                 "oscillating": "oscillates", "diverging": "diverges"}
+        spans = [(f"{lo:.3g}" if lo == hi else f"from {lo:.3g} to {hi:.3g}")
+                 + f" {verbs[cls]}" for cls, lo, hi in self.ranges()]
+        text = f"From x0={start} with {self.epochs} epochs, lr {', '.join(spans)}."
         for lr in self.ask:
             text += " " + self._explain(lr) + "."
         return text

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from conftest import assert_path_close
+from tests.conftest import assert_path_close
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

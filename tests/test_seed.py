@@ -3,7 +3,7 @@
 import numba
 import numpy as np
 import pytest
-from conftest import assert_path_close
+from tests.conftest import assert_path_close
 
 import fastgd as fg
 from fastgd import reference as ref

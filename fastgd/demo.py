@@ -1,0 +1,315 @@
+"""``fastgd demo``: every example of the seed tutorial, each run as a batch.
+
+Each step runs one of the seed's examples over many start points and
+learning rates at once, writes its figures, and times the batch against the
+plain-Python loops of `fastgd.reference`.  The reference is timed on a few
+runs only and scaled by the run-epochs of the batch (``sum(nit)``): running it
+on a million runs would take a quarter of an hour.
+"""
+
+import dataclasses
+import os
+import sys
+import time
+
+import numpy as np
+
+from . import plot, problems
+from . import reference as ref
+from ._api import minimize, sweep
+from .result import Status
+from .scan import lr_scan
+from .schedules import step_decay
+
+
+@dataclasses.dataclass
+class Row:
+    """One line of the demo's table."""
+
+    example: str
+    runs: int
+    updates: int
+    seconds: float
+    ref_per_update: float
+    finding: str
+
+    @property
+    def ref_seconds(self):
+        return self.ref_per_update * self.updates
+
+
+class _Demo:
+    def __init__(self, out, quick, stream):
+        self.out, self.quick, self.stream = out, quick, stream
+        self.rows, self.figures, self.notes = [], [], []
+        self.n = 0
+
+    def say(self, text):
+        print(text, file=self.stream, flush=True)
+
+    def size(self, full, quick):
+        return quick if self.quick else full
+
+    def timed(self, label, fn):
+        """Run ``fn`` with a progress line before and after: some steps take seconds."""
+        self.n += 1
+        self.say(f"[{self.n}/{len(STEPS)}] {label} ...")
+        start = time.perf_counter()
+        value = fn()
+        seconds = time.perf_counter() - start
+        self.say(f"      done in {seconds:.2f} s")
+        return value, seconds
+
+    def figure(self, name, draw, *args, size=(6.4, 4.8), **kwargs):
+        """``draw(*args, ax=..., **kwargs)`` on a new figure saved as ``name``."""
+        from matplotlib.figure import Figure
+        start = time.perf_counter()
+        fig = Figure(figsize=size, layout="constrained")
+        draw(*args, ax=fig.add_subplot(), **kwargs)
+        path = os.path.join(self.out, name)
+        fig.savefig(path, dpi=100)
+        self.figures.append(path)
+        return time.perf_counter() - start
+
+
+def _per_update(fn, updates, budget=0.1):
+    """Seconds per update of a reference loop doing ``updates`` updates per call.
+
+    The best of repeated calls over ``budget`` seconds: one call takes about a
+    millisecond, too short to time once on a busy machine.
+    """
+    best, spent = np.inf, 0.0
+    while spent < budget:
+        start = time.perf_counter()
+        fn()
+        took = time.perf_counter() - start
+        best, spent = min(best, took), spent + took
+    return best / updates
+
+
+def _warm(problem, **options):
+    """One tiny run, so that the timings below do not count Numba's compile or load."""
+    minimize(problem, x0=np.zeros(problem.dim) if problem.dim > 1 else 0.0,
+             lr=1e-3, epochs=2, **options)
+
+
+def _share(mask):
+    return f"{100 * np.mean(mask):.0f}%"
+
+
+# --- the steps ------------------------------------------------------------------------
+
+def _exp_quadratic(d):
+    p = problems.exp_quadratic
+    n = d.size(1000, 60)
+    _warm(p)
+    x0, lrs = np.linspace(-4, 4, n), np.logspace(-4, 0, n)
+    res, secs = d.timed(f"e^x + x^2: {n} starts x {n} rates, 100 epochs ({n * n:,} runs)",
+                        lambda: sweep(p, x0=x0, lr=lrs, epochs=100, gtol=1e-6))
+    per = _per_update(lambda: [ref.descend(ref.exp_quadratic_grad, s, 0.05, 100, gtol=1e-6)
+                               for s in (-3.0, 0.5, 3.0)], 300)
+    c = res.counts()
+    best = np.unravel_index(np.argmin(np.where(res.success, res.fun, np.inf)), res.shape)
+    d.rows.append(Row("e^x+x^2 sweep", res.size, int(res.nit.sum()), secs, per,
+                      f"min x={res.x[best][0]:.4f}, f={res.fun[best]:.4f}; "
+                      f"converged {c['converged']:,}, slow {c['max_epochs']:,}, "
+                      f"diverged {c['diverged']:,}"))
+    pic = d.figure("exp_quadratic_status.png", plot.grid_map, res, "status")
+    d.notes.append(f"The {n} x {n} sweep ({n * n:,} runs x 100 epochs) took {secs:.2f} s "
+                   f"and its status map {pic:.2f} s to draw and save.")
+    paths = sweep(p, x0=[-3.0, 3.0], lr=0.1, epochs=100, record=True)
+    d.figure("exp_quadratic_paths.png", plot.paths_1d, p, paths)
+
+
+def _lr_question(d):
+    p = problems.exp_quadratic
+    lrs = np.geomspace(1e-5, 2, d.size(400, 60))
+    scan, secs = d.timed(f"the seed's question: {lrs.size} learning rates from x0=-3",
+                         lambda: lr_scan(p, -3.0, lrs, 100, ask=(1e-4, 0.8)))
+    per = _per_update(lambda: ref.descend(ref.exp_quadratic_grad, -3.0, 0.1, 300,
+                                          f=ref.exp_quadratic), 300)
+    d.rows.append(Row("lr 1e-4 and 0.8", scan.lrs.size, int(scan.result.nit.sum()), secs,
+                      per, f"1e-4: {scan.classify(1e-4)}, 0.8: {scan.classify(0.8)}"))
+    d.notes.append(scan.summary())
+    d.figure("lr_scan.png", plot.lr_scan, scan, size=(7.5, 5.0))
+
+
+def _saddle(d):
+    p = problems.saddle
+    n, epochs = d.size(201, 31), d.size(1000, 300)  # odd: the grid holds 0
+    _warm(p)
+    grid = np.linspace(-3, 3, n)
+    starts = np.stack(np.meshgrid(grid, grid), axis=-1)  # rows along y0
+    starts[-1, -1] = (3.0, 3.0)  # the seed's start, exactly
+    nearest = [int(np.argmin(np.abs(grid - v))) for v in (3.0, -3.0, -1.0, 0.0)]
+    picks = [(nearest[0], nearest[0]), (nearest[0], nearest[1]), (nearest[1], nearest[0]),
+             (nearest[3], nearest[2])]  # (row = y0, column = x0)
+    record = [int(np.ravel_multi_index(i, (n, n))) for i in picks]
+    res, secs = d.timed(f"saddle e^(x+y) + x^2 - y^2: {n} x {n} starts, {epochs} epochs",
+                        lambda: minimize(p, x0=starts, lr=0.001, epochs=epochs,
+                                         record=record))
+    res = dataclasses.replace(res, dims=("y0", "x0"), coords={"y0": grid, "x0": grid})
+    per = _per_update(lambda: ref.descend(ref.saddle_grad, (3.0, 3.0), 0.001, 300), 300)
+    end = res.x[-1, -1]
+    d.rows.append(Row("saddle, grid of starts", res.size, int(res.nit.sum()), secs, per,
+                      f"(3,3) -> ({end[0]:.2f}, {end[1]:.2f}); "
+                      f"{_share(res.fun < -1)} slide down the -y^2 valley"))
+    d.figure("saddle_paths.png", plot.paths_2d, p, res, annotate=50)
+    d.figure("saddle_map.png", plot.grid_map, res, "fun", x="x0", y="y0")
+
+
+def _quartic(d):
+    p = problems.quartic
+    nx, nl = d.size(1000, 80), d.size(500, 40)
+    x0, lrs = np.linspace(-2.5, 2.5, nx), np.geomspace(1e-3, 0.2, nl)
+    res, secs = d.timed(f"quartic: {nx} starts x {nl} rates, 200 epochs",
+                        lambda: sweep(p, x0=x0, lr=lrs, epochs=200, gtol=1e-6))
+    per = _per_update(lambda: [ref.descend(ref.quartic_grad, s, 0.01, 100, gtol=1e-6)
+                               for s in (-2.0, 2.0)], 200)
+    done = res.status == Status.CONVERGED
+    xs = res.x[..., 0]
+    d.rows.append(Row("quartic, which minimum", res.size, int(res.nit.sum()), secs, per,
+                      f"global x=-1.673: {_share(done & (np.abs(xs + 1.673) < 0.01))}, "
+                      f"local x=1.470: {_share(done & (np.abs(xs - 1.470) < 0.01))}"))
+    d.figure("quartic_minima.png", plot.grid_map, res, "minimum")
+    paths = sweep(p, x0=[2.0, -0.5], lr=0.01, epochs=100, record=True)
+    d.figure("quartic_paths.png", plot.paths_1d, p, paths, annotate=5)
+
+
+def _step_decay(d):
+    p = problems.quartic
+    nx, nl = d.size(500, 40), d.size(200, 20)
+    x0, lrs = np.linspace(-2.5, 2.5, nx), np.geomspace(0.01, 0.2, nl)
+    schedule = step_decay(10, [1.0, 0.5])
+    res, secs = d.timed(f"fixed vs step decay: {nx} starts x {nl} rates x 2 schedules",
+                        lambda: sweep(p, x0=x0, lr=lrs, epochs=30, schedule=schedule))
+    per = _per_update(lambda: ref.descend(ref.quartic_grad, 2.1, 0.15, 30, every=10,
+                                          factor=0.5), 30)
+    ok = np.abs(res.x[..., 0] + 1.673) < 0.01
+    d.rows.append(Row("fixed vs step decay", res.size, int(res.nit.sum()), secs, per,
+                      f"at the global min: fixed {_share(ok[..., 0])}, "
+                      f"step decay {_share(ok[..., 1])}"))
+    seed = sweep(p, x0=2.1, lr=0.15, epochs=30, schedule=schedule, record=True)
+    d.figure("step_decay.png", plot.compare_runs, p, seed, runs=[0, 1])
+
+
+def _fit(d):
+    x, y = problems.exp_linear_data(100, seed=0)
+    p = problems.exp_linear_fit(x, y)
+    n = d.size(1000, 50)
+    rng = np.random.default_rng(1)
+    starts = np.column_stack([rng.uniform(0.5, 1.5, n), rng.uniform(1, 4, n),
+                              rng.uniform(2, 7, n)])
+    starts[0] = (1.0, 2.0, 3.0)  # the seed's full-batch start
+    starts[1] = (1.0, 3.0, 5.0)  # and its mini-batch start
+    _warm(p)
+    full, secs = d.timed(f"curve fit, full batch: {n} starts, 500 epochs",
+                         lambda: minimize(p, x0=starts, lr=0.001, epochs=500,
+                                          record=[0, 1]))
+    per = _per_update(lambda: ref.fit(x, y, (1.0, 2.0, 3.0), 0.001, 20), 20)
+    d.rows.append(Row("curve fit, full batch", n, int(full.nit.sum()), secs, per,
+                      _fit_finding(full)))
+    d.fit = (p, x, y, starts, full)
+
+
+def _fit_mini_batch(d):
+    p, x, y, starts, full = d.fit
+    n = len(starts)
+    mini, secs = d.timed(f"curve fit, mini-batch of 10: {n} starts, 500 epochs",
+                         lambda: minimize(p, x0=starts, lr=0.001, epochs=500, batch_size=10,
+                                          shuffle=False, record=[0, 1]))
+    # Per epoch, not per update: an epoch of the seed's mini-batch loop is 10 updates.
+    per = _per_update(lambda: ref.fit(x, y, (1.0, 3.0, 5.0), 0.001, 20, batch_size=10), 20)
+    d.rows.append(Row("curve fit, mini-batch 10", n, int(mini.nit.sum()), secs, per,
+                      _fit_finding(mini)))
+    d.figure("fit.png", plot.fit, p, [full, mini], truth=(1.2, 3.4, 5.6),
+             labels=["full batch", "mini-batch 10"])
+    d.figure("fit_loss.png", plot.loss_curves, [full, mini], runs=[[0, 1], [0, 1]],
+             labels=["full batch from (1, 2, 3)", "full batch from (1, 3, 5)",
+                     "mini-batch from (1, 2, 3)", "mini-batch from (1, 3, 5)"])
+
+
+def _fit_finding(res):
+    ok = res.status != Status.DIVERGED
+    best = int(np.argmin(np.where(ok, res.fun, np.inf)))
+    a, b, c = res.x[best]
+    return (f"best ({a:.2f}, {b:.2f}, {c:.2f}), loss {res.fun[best]:.2g}; "
+            f"median loss {np.median(res.fun[ok]):.2g}")
+
+
+def _momentum(d):
+    p = problems.exp_quadratic
+    n = d.size(500, 40)
+    x0, lrs = np.linspace(-4, 4, n), np.geomspace(1e-3, 0.5, n)
+    _warm(p, optimizer="momentum")
+    res, secs = d.timed(f"momentum 0 vs 0.9: {n} starts x {n} rates, 100 epochs",
+                        lambda: sweep(p, x0=x0, lr=lrs, momentum=[0.0, 0.9], epochs=100,
+                                      optimizer="momentum"))
+    per = _per_update(lambda: ref.descend(ref.exp_quadratic_grad, -3.0, 0.1, 300,
+                                          momentum=0.9), 300)
+    near = np.abs(res.fun - 0.827184026) < 1e-6
+    d.rows.append(Row("momentum", res.size, int(res.nit.sum()), secs, per,
+                      f"within 1e-6 of f*: plain {_share(near[..., 0])}, "
+                      f"momentum 0.9 {_share(near[..., 1])}"))
+    seed = sweep(p, x0=-3.0, lr=0.1, momentum=[0.0, 0.9], epochs=100,
+                 optimizer="momentum", record=True)
+    d.figure("momentum.png", plot.compare_runs, p, seed, runs=[0, 1])
+
+
+STEPS = (_exp_quadratic, _lr_question, _saddle, _quartic, _step_decay, _fit, _fit_mini_batch,
+         _momentum)
+
+
+def _seconds(s):
+    if s >= 120:
+        return f"{s / 60:.1f} min"
+    return f"{s:.3f} s" if s < 1 else f"{s:.2f} s"
+
+
+def table(rows):
+    """The demo's findings and timings as a plain-text table."""
+    head = ("example", "runs", "run-epochs", "fastgd", "reference*", "speed-up", "found")
+    lines = [(r.example, f"{r.runs:,}", f"{r.updates:,}", _seconds(r.seconds),
+              _seconds(r.ref_seconds), f"{r.ref_seconds / max(r.seconds, 1e-9):,.0f}x",
+              r.finding) for r in rows]
+    widths = [max(len(x[i]) for x in [head] + lines) for i in range(len(head) - 1)]
+    fmt = "  ".join(f"{{:{'<' if i == 0 else '>'}{w}}}" for i, w in enumerate(widths))
+    out = [fmt.format(*head[:-1]) + "  " + head[-1]]
+    out += [fmt.format(*x[:-1]) + "  " + x[-1] for x in lines]
+    return "\n".join(out)
+
+
+def run(out="fastgd-demo", quick=False, stream=None):
+    """Run every example, write the figures to ``out``; return the text report.
+
+    Parameters
+    ----------
+    out : str
+        Folder for the PNG figures (created if missing).
+    quick : bool
+        Small batches, for a smoke test.
+    stream : file, optional
+        Where progress goes (default ``sys.stderr``).
+
+    Returns
+    -------
+    report : str
+        The table, the notes and the list of figures.
+    """
+    os.makedirs(out, exist_ok=True)
+    d = _Demo(out, quick, sys.stderr if stream is None else stream)
+    total = time.perf_counter()
+    for step in STEPS:
+        step(d)
+    total = time.perf_counter() - total
+    import platform
+    lines = [table(d.rows), "",
+             "* reference: fastgd.reference's plain-Python loops (the seed's code), "
+             "timed on a few runs and scaled by the run-epochs of each batch.",
+             f"  {os.cpu_count()} CPUs, {platform.processor() or platform.machine()}, "
+             f"NUMBA_NUM_THREADS={os.environ.get('NUMBA_NUM_THREADS', 'default')}.", ""]
+    lines += d.notes
+    lines += ["", f"{len(d.figures)} figures in {out}/ "
+              f"({', '.join(os.path.basename(f) for f in d.figures)}); "
+              f"whole demo {total:.1f} s."]
+    return "\n".join(lines)

@@ -1,0 +1,358 @@
+"""Objectives written as formulas: gradients derived by SymPy, kernels generated as source.
+
+`Problem.from_expression` and `LeastSquares.from_expression` call in here.  The
+formula is checked (only numbers, the variables, ``+ - * / **`` and the
+functions in `FUNCTIONS`), differentiated symbolically, and turned into Python
+source for a *batched* function over a block of runs, lanes innermost, the
+formula inlined, exactly the shape of the hand-written built-ins in
+`fastgd.problems`.  That source is compiled with ``exec`` and wrapped with the
+project's ``jit(FUN_SIG / GRAD_SIG, cache=False)``: a formula runs as fast as a
+built-in, and only its two small functions compile (the cached descent kernel
+takes them as first-class functions).
+
+Text is evaluated as written: the objective (or model) keeps the order of
+operations of the text, so ``"exp(x + y) + x**2 - y**2"`` gives the built-in
+``saddle``'s values bit for bit.  Gradients come from SymPy (after common
+subexpression elimination); a product in a derivative is evaluated left to
+right with function factors before powers of variables, and a least-squares
+gradient as ``2 * (yhat - y) * factor * ...``: the order the seed derives by
+hand.  SymPy is needed only here, and imported on first use.
+"""
+
+import ast
+import linecache
+import math
+from types import SimpleNamespace
+
+import numpy as np
+
+from ._config import FUN_SIG, GRAD_SIG, jit
+from ._math import exp as _exp
+
+#: Functions a formula may call, by name, and what the generated code calls.
+FUNCTIONS = {
+    "exp": _exp, "log": math.log, "sqrt": math.sqrt,
+    "sin": math.sin, "cos": math.cos, "tan": math.tan,
+    "sinh": math.sinh, "cosh": math.cosh, "tanh": math.tanh,
+    "asin": math.asin, "acos": math.acos, "atan": math.atan,
+    "abs": abs, "sign": np.sign,
+}
+#: Named constants a formula may use.
+CONSTANTS = {"pi": math.pi}
+
+_BINOPS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow)
+_counter = [0]
+
+
+def _sympy():
+    try:
+        import sympy
+    except ImportError:
+        raise ImportError(
+            "building a problem from an expression needs SymPy: "
+            "pip install sympy (or pip install 'fastgd[sympy]')") from None
+    return sympy
+
+
+def _names(spec, what):
+    """Variable names from None, 'a b c', 'a, b, c' or a sequence (of str or Symbols)."""
+    if spec is None:
+        return None
+    if isinstance(spec, str):
+        names = spec.replace(",", " ").split()
+    else:
+        names = [str(v) for v in spec]
+    for n in names:
+        if not n.isidentifier() or n.startswith("_") or n in FUNCTIONS or n in CONSTANTS:
+            raise ValueError(f"{what}: {n!r} is not a usable variable name "
+                             f"(an identifier, not starting with '_', not a function name)")
+    if len(set(names)) != len(names) or not names:
+        raise ValueError(f"{what} must be distinct names, at least one; got {names}")
+    return names
+
+
+def _check_tree(tree, text):
+    """Names used in a parsed formula; ValueError for anything not allowed."""
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.BinOp):
+            if isinstance(node.op, ast.BitXor):
+                raise ValueError(f"in {text!r}: use ** for powers, not ^")
+            if not isinstance(node.op, _BINOPS):
+                raise ValueError(f"in {text!r}: operator {type(node.op).__name__} "
+                                 f"is not allowed (only + - * / **)")
+        elif isinstance(node, ast.UnaryOp):
+            if not isinstance(node.op, (ast.USub, ast.UAdd)):
+                raise ValueError(f"in {text!r}: unary {type(node.op).__name__} is not allowed")
+        elif isinstance(node, ast.Call):
+            if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
+                func = ast.unparse(node.func)
+                raise ValueError(f"in {text!r}: unknown function {func!r}; known: "
+                                 f"{sorted(FUNCTIONS)}")
+            if len(node.args) != 1 or node.keywords:
+                raise ValueError(f"in {text!r}: {node.func.id}() takes one argument")
+        elif isinstance(node, ast.Name):
+            names.add(node.id)
+        elif isinstance(node, ast.Constant):
+            if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
+                raise ValueError(f"in {text!r}: constant {node.value!r} is not a real number")
+        elif not isinstance(node, (ast.Expression, ast.Load, ast.operator, ast.unaryop)):
+            raise ValueError(f"in {text!r}: {type(node).__name__} is not allowed in a formula")
+    return names - set(FUNCTIONS)
+
+
+def _parse(text):
+    try:
+        return ast.parse(text.strip(), mode="eval")
+    except SyntaxError as err:
+        raise ValueError(f"cannot parse the expression {text!r}: {err.msg}") from None
+
+
+class _Rename(ast.NodeTransformer):
+    """Variables to the generated code's local names, constants to literals."""
+
+    def __init__(self, mapping):
+        self.mapping = mapping
+
+    def visit_Name(self, node):
+        if node.id in self.mapping:
+            return ast.copy_location(ast.Name(self.mapping[node.id], ast.Load()), node)
+        if node.id in CONSTANTS:
+            return ast.copy_location(ast.Constant(CONSTANTS[node.id]), node)
+        return node
+
+    def visit_Call(self, node):
+        node.args = [self.visit(a) for a in node.args]   # keep the function's name
+        return node
+
+
+def _code(text, mapping, allowed):
+    """The formula as Python source over the generated code's local names."""
+    tree = _parse(text)
+    unknown = _check_tree(tree, text) - set(allowed) - set(CONSTANTS)
+    if unknown:
+        raise ValueError(f"unknown names {sorted(unknown)} in {text!r}; "
+                         f"the variables are {list(allowed)}")
+    return ast.unparse(_Rename(mapping).visit(tree))
+
+
+class _Formula(SimpleNamespace):
+    """A formula in both forms: text to evaluate as written, SymPy to differentiate."""
+
+
+def _formula(expr, variables, what, extra=()):
+    """Parse ``expr`` (text or SymPy) into text and SymPy forms, with its variables."""
+    sp = _sympy()
+    given = _names(variables, what)
+    if isinstance(expr, str):
+        tree = _parse(expr)
+        used = _check_tree(tree, expr) - set(CONSTANTS)
+        if given is None:
+            given = sorted(used - set(extra))
+            if not given:
+                raise ValueError(f"the expression {expr!r} has no variables")
+            given = _names(given, what)
+        unknown = used - set(given) - set(extra)
+        if unknown:
+            raise ValueError(f"unknown names {sorted(unknown)} in {expr!r}; "
+                             f"the {what} are {given}" + (f" and {list(extra)}" if extra else ""))
+        symbols = {n: sp.Symbol(n, real=True) for n in list(given) + list(extra)}
+        local = {**symbols, "pi": sp.pi, "abs": sp.Abs, "sign": sp.sign,
+                 **{f: getattr(sp, f) for f in FUNCTIONS if f not in ("abs", "sign")}}
+        sym = sp.parse_expr(expr, local_dict=local)
+        text = expr
+    elif isinstance(expr, sp.Basic):
+        free = {s.name: s for s in expr.free_symbols}
+        if given is None:
+            given = _names(sorted(set(free) - set(extra)) or None, what)
+            if given is None:
+                raise ValueError(f"the expression {expr} has no variables")
+        unknown = set(free) - set(given) - set(extra)
+        if unknown:
+            raise ValueError(f"unknown names {sorted(unknown)} in {expr}; "
+                             f"the {what} are {given}")
+        symbols = {n: sp.Symbol(n, real=True) for n in list(given) + list(extra)}
+        sym = expr.subs({free[n]: symbols[n] for n in free}, simultaneous=True)
+        text = _Printer().doprint(sym)
+    else:
+        raise TypeError(f"expression must be a str or a SymPy expression, "
+                        f"got {type(expr).__name__}")
+    return _Formula(text=text, sym=sym, variables=list(given), symbols=symbols)
+
+
+def _printer_class():
+    from sympy.printing.pycode import PythonCodePrinter
+
+    class Printer(PythonCodePrinter):
+        def __init__(self):
+            super().__init__({"fully_qualified_modules": False, "strict": True})
+
+        def _print_sign(self, expr):
+            return f"sign({self._print(expr.args[0])})"
+
+        def _print_Pi(self, expr):
+            return "pi"
+
+        def _print_Exp1(self, expr):
+            return "exp(1)"
+    return Printer
+
+
+def _Printer():
+    return _printer_class()()
+
+
+def _factors(expr):
+    """A derivative as a list of factors to multiply left to right: the
+    numeric coefficient first (a -1 folded into the last factor), then
+    functions and common subexpressions, then powers of variables."""
+    sp = _sympy()
+    if not isinstance(expr, sp.Mul):
+        return [expr]
+    coeff, rest = expr.as_coeff_mul()
+    rest = sorted(rest, key=lambda f: 1 if isinstance(f, (sp.Symbol, sp.Pow)) and
+                  not f.atoms(sp.Dummy) and not str(f).startswith("_t") else 0)
+    rest = list(rest)
+    if coeff == -1 and rest:
+        rest[-1] = -rest[-1]
+    elif coeff != 1:
+        rest.insert(0, coeff)
+    return rest
+
+
+def _cse(exprs):
+    sp = _sympy()
+    temps, reduced = sp.cse(exprs, symbols=sp.numbered_symbols("_t"), optimizations=None)
+    return temps, reduced
+
+
+def _compile(source, names, name):
+    """exec the generated source and jit its functions with the kernels' signatures."""
+    _counter[0] += 1
+    filename = f"<fastgd expression {_counter[0]}: {name}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    namespace = dict(FUNCTIONS)
+    exec(compile(source, filename, "exec"), namespace)
+    kernels = [jit(sig, cache=False)(namespace[n]) for n, sig in zip(names, (FUN_SIG, GRAD_SIG))]
+    return kernels, namespace
+
+
+def _print_all(exprs, mapping, allowed):
+    printer = _Printer()
+    return [_code(printer.doprint(e), mapping, allowed) for e in exprs]
+
+
+def analytic(expr, variables=None, *, name=None):
+    """Kernels, dim and source of an objective over ``variables`` (see
+    `Problem.from_expression`)."""
+    sp = _sympy()
+    form = _formula(expr, variables, "variables")
+    names = form.variables
+    mapping = {n: f"v_{n}" for n in names}
+    grads = [sp.diff(form.sym, form.symbols[n]) for n in names]
+    temps, reduced = _cse(grads)
+    tnames = [str(t) for t, _ in temps]
+    mapping.update({t: f"t{t[2:]}" for t in tnames})
+    allowed = names + tnames
+    f_code = _code(form.text, mapping, names)
+    load = "".join(f"        v_{n} = X[{d}, c]\n" for d, n in enumerate(names))
+    temp_lines = "".join(f"        {mapping[t]} = {c}\n" for t, c in
+                         zip(tnames, _print_all([e for _, e in temps], mapping, allowed)))
+    grad_lines = "".join(f"        G[{d}, c] = {c}\n" for d, c in
+                         enumerate(_print_all(reduced, mapping, allowed)))
+    source = (
+        f"# f = {form.text}\n"
+        "def f(X, data, rows, F):\n"
+        "    for c in range(X.shape[1]):\n"
+        f"{load}"
+        f"        F[c] = {f_code}\n"
+        "\n\n"
+        "def grad(X, data, rows, G):\n"
+        "    for c in range(X.shape[1]):\n"
+        f"{load}{temp_lines}{grad_lines}"
+    )
+    (kfun, kgrad), _ = _compile(source, ("f", "grad"), name or form.text)
+    return SimpleNamespace(kfun=kfun, kgrad=kgrad, dim=len(names), variables=names,
+                           source=source, name=name or form.text, sym=form.sym)
+
+
+def least_squares(expr, params=None, *, name=None):
+    """Kernels, dim and source of the mean squared error of model ``expr``
+    (parameters ``params``, data variable ``x``; see `LeastSquares.from_expression`)."""
+    sp = _sympy()
+    form = _formula(expr, params, "params", extra=("x",))
+    names = form.variables
+    if "x" in names:
+        raise ValueError("x is the data variable of a least-squares model, not a parameter")
+    mapping = {n: f"v_{n}" for n in names}
+    mapping["x"] = "x_i"
+    dmodel = [sp.diff(form.sym, form.symbols[n]) for n in names]
+    temps, reduced = _cse(dmodel)
+    tnames = [str(t) for t, _ in temps]
+    mapping.update({t: f"t{t[2:]}" for t in tnames})
+    allowed = names + ["x"] + tnames
+    model_code = _code(form.text, mapping, names + ["x"])
+    load = "".join(f"            v_{n} = X[{d}, c]\n" for d, n in enumerate(names))
+    temp_lines = "".join(f"            {mapping[t]} = {c}\n" for t, c in
+                         zip(tnames, _print_all([e for _, e in temps], mapping, allowed)))
+    grad_lines = ""
+    for d, deriv in enumerate(reduced):
+        chain = "".join(f" * ({c})" for c in _print_all(_factors(deriv), mapping, allowed)
+                        if c != "1")
+        grad_lines += f"            G[{d}, c] += twice_resid{chain}\n"
+    head = (
+        "    m = rows.shape[1]\n"
+        "    shared = rows.shape[0] == 1\n"
+    )
+    row = (
+        "    for i in range(m):\n"
+        "        for c in range(X.shape[1]):\n"
+        "            k = rows[0, i] if shared else rows[c, i]\n"
+        "            x_i = data[0, k]\n"
+        f"{load}"
+    )
+    source = (
+        f"# yhat = {form.text}\n"
+        "def f(X, data, rows, F):\n"
+        f"{head}"
+        "    F[:] = 0.0\n"
+        f"{row}"
+        f"            F[c] += ({model_code} - data[1, k]) ** 2\n"
+        "    for c in range(X.shape[1]):\n"
+        "        F[c] /= m\n"
+        "\n\n"
+        "def grad(X, data, rows, G):\n"
+        f"{head}"
+        "    G[:, :] = 0.0\n"
+        f"{row}"
+        f"            y_hat = {model_code}\n"
+        f"            twice_resid = 2 * (y_hat - data[1, k])\n"
+        f"{temp_lines}{grad_lines}"
+        f"    for d in range({len(names)}):\n"
+        "        for c in range(X.shape[1]):\n"
+        "            G[d, c] /= m\n"
+        "\n\n"
+        "# Per point, for LeastSquares' probe: model(theta, xi), model_grad(theta, xi, out).\n"
+        "def model(theta, x_i):\n"
+        + "".join(f"    v_{n} = theta[{d}]\n" for d, n in enumerate(names))
+        + f"    return {model_code}\n"
+        "\n\n"
+        "def model_grad(theta, x_i, out):\n"
+        + "".join(f"    v_{n} = theta[{d}]\n" for d, n in enumerate(names))
+        + "".join(f"    {mapping[t]} = {c}\n" for t, c in
+                  zip(tnames, _print_all([e for _, e in temps], mapping, allowed)))
+        + "".join(f"    out[{d}] = {c}\n" for d, c in
+                  enumerate(_print_all(reduced, mapping, allowed)))
+    )
+    (kfun, kgrad), namespace = _compile(source, ("f", "grad"), name or form.text)
+    return SimpleNamespace(kfun=kfun, kgrad=kgrad, dim=len(names), variables=names,
+                           source=source, name=name or form.text, sym=form.sym,
+                           model=namespace["model"], model_grad=namespace["model_grad"])
+
+
+def rebuild(kind, expression, variables, name, x=None, y=None):
+    """Make an expression problem again (how one is unpickled in a worker)."""
+    from .problem import LeastSquares, Problem
+    if kind == "analytic":
+        return Problem.from_expression(expression, variables, name=name)
+    return LeastSquares.from_expression(expression, variables, x=x, y=y, name=name)

@@ -1,0 +1,89 @@
+"""Compilation, threads and blocking: what the engine promises beyond the numbers."""
+
+import subprocess
+import sys
+
+import numba
+import numpy as np
+import pytest
+
+import fastgd as fg
+from fastgd import _kernels
+
+
+def test_second_call_does_not_compile():
+    fg.minimize(fg.problems.quartic, x0=[1.0, 2.0], lr=0.01, epochs=5)
+    kernel = _kernels.get("descend")
+    before = len(kernel.signatures), len(kernel.overloads)
+    fg.minimize(fg.problems.quartic, x0=np.linspace(-1, 1, 1000), lr=[0.1], epochs=7,
+                xtol=1e-6, record=[3])
+    fg.minimize(fg.problems.saddle, x0=[1.0, 2.0], lr=0.01, epochs=5,
+                optimizer="momentum", momentum=0.5)
+    assert (len(kernel.signatures), len(kernel.overloads)) == before == (1, 1)
+
+
+def test_new_objective_compiles_only_itself():
+    kernel = _kernels.get("descend")
+
+    @numba.njit
+    def f(x):
+        return (x[0] - 2.0) ** 2
+
+    @numba.njit
+    def grad(x, out):
+        out[0] = 2.0 * (x[0] - 2.0)
+
+    res = fg.minimize(fg.Problem(f, grad, dim=1), x0=[0.0, 5.0], lr=0.25, epochs=50)
+    np.testing.assert_allclose(res.x[:, 0], 2.0)
+    assert len(kernel.signatures) == 1
+
+
+def test_threads_do_not_change_results(seed_data):
+    fit = fg.problems.exp_linear_fit(*seed_data)
+    kw = dict(x0=np.random.default_rng(1).uniform(0.5, 1.5, (300, 3)), lr=[5e-4, 1e-3],
+              epochs=20)
+    results = []
+    for threads in (1, 2):
+        numba.set_num_threads(threads)
+        try:
+            results.append((
+                fg.sweep(fg.problems.quartic, x0=np.linspace(-3, 3, 500),
+                         lr=np.geomspace(1e-3, 1, 50), epochs=100, ftol=1e-12),
+                fg.sweep(fit, batch_size=10, seed=11, **kw)))
+        finally:
+            numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+    for one, two in zip(*results):
+        for field in ("x", "fun", "nit", "status"):
+            np.testing.assert_array_equal(getattr(one, field), getattr(two, field))
+
+
+def test_block_boundaries_do_not_change_results():
+    # 1000 runs, then the same runs from offset 37: every run lands in another
+    # lane of another block, which must not change a single bit.
+    x0 = np.linspace(-3, 3, 1000)
+    lr = np.geomspace(1e-3, 0.9, 1000)
+    whole = fg.minimize(fg.problems.exp_quadratic, x0=x0, lr=lr, epochs=150, ftol=1e-13)
+    part = fg.minimize(fg.problems.exp_quadratic, x0=x0[37:], lr=lr[37:], epochs=150,
+                       ftol=1e-13)
+    np.testing.assert_array_equal(whole.x[37:], part.x)
+    np.testing.assert_array_equal(whole.nit[37:], part.nit)
+
+
+def test_problem_evaluation_helpers():
+    q = fg.problems.quartic
+    np.testing.assert_allclose(q(np.array([0.0, 1.0, 2.0])), [10.0, 8.0, 10.0])
+    np.testing.assert_allclose(q.gradient([1.0, 2.0])[:, 0], [-4.0, 14.0])
+    assert fg.problems.saddle(np.zeros((4, 3, 2))).shape == (4, 3)
+    assert "quartic" in repr(q)
+
+
+@pytest.mark.slow
+def test_new_process_loads_kernels_from_cache():
+    code = ("import fastgd as fg; from fastgd import _kernels;"
+            "fg.minimize(fg.problems.quartic, x0=1.0, lr=0.01, epochs=5);"
+            "k = _kernels.get('descend'); print(sum(k.stats.cache_hits.values()),"
+            " sum(k.stats.cache_misses.values()))")
+    subprocess.run([sys.executable, "-c", code], check=True)  # make sure it is cached
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
+                         text=True).stdout.split()
+    assert out == ["1", "0"]
