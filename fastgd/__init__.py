@@ -1,5 +1,7 @@
 """fastgd: gradient descent over many independent runs at once, compiled with Numba."""
 
+__version__ = "0.1.0"
+
 from . import optimizers, plot, problems, reference, schedules, testfunctions
 from ._api import minimize, sweep
 from .check import GradCheck, check_grad
@@ -11,7 +13,6 @@ from .scan import LRScan, lr_scan
 from .schedules import (Schedule, cosine_decay, exponential_decay, inverse_time, multi_step,
                         step_decay, warmup)
 
-__version__ = "0.1.0"
 
 __all__ = sorted([
     "GradCheck",

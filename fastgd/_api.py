@@ -4,7 +4,7 @@ import dataclasses
 
 import numpy as np
 
-from . import _kernels
+from . import __version__, _execute, _kernels
 from . import _validate as check
 from .optimizers import _RANGES as _HYPER_RANGES
 from .optimizers import HYPER_PARAMETERS, SPECS
@@ -86,11 +86,71 @@ def _record_runs(record, shape, size):
     return np.unique(arr)
 
 
+@dataclasses.dataclass(frozen=True, eq=False)
+class _Task:
+    """The kernel call for runs ``[start, stop)`` of a batch: picklable, so that
+    chunks can go to process pools and Dask workers.  Inputs stay broadcast
+    views until a chunk is cut out of them, so memory follows the chunk."""
+
+    problem: Problem
+    shape: tuple
+    x0: np.ndarray          # broadcasts to shape + (dim,)
+    hp: dict                # per-run hyper-parameters, each broadcasts to shape
+    optimizer_params: tuple
+    schedule: object
+    settings: tuple         # optimizer code, epochs, xtol, ftol, gtol, bound,
+                            # batch_size, shuffle, seed
+    record: np.ndarray      # sorted flat indices of recorded runs
+
+    def _flat(self, a, start, stop):
+        # .flat slicing copies just the chunk out of a broadcast view, C-contiguous
+        # and writeable as the kernel's signature requires.
+        return np.ascontiguousarray(np.broadcast_to(a, self.shape).flat[start:stop],
+                                    dtype=np.float64)
+
+    def __call__(self, start, stop):
+        n, dim = stop - start, self.problem.dim
+        starts = np.empty((n, dim))
+        for d in range(dim):
+            starts[:, d] = self._flat(self.x0[..., d], start, stop)
+        hyper = np.zeros((len(self.optimizer_params), n))
+        for p, name in enumerate(self.optimizer_params):
+            hyper[p] = self._flat(self.hp[name], start, stop)
+        if self.schedule is None:
+            sched_kind, sched = _kernels.CONSTANT, np.zeros((0, n))
+        else:
+            sched_kind, sched = self.schedule._pack(
+                lambda name: self._flat(self.hp[name], start, stop), n)
+        code, epochs, xtol, ftol, gtol, bound, batch_size, shuffle, seed = self.settings
+        lo, hi = np.searchsorted(self.record, [start, stop])
+        rec_runs = self.record[lo:hi] - start
+        out = {"x": np.empty((n, dim)), "fun": np.empty(n), "nit": np.empty(n, np.int64),
+               "status": np.empty(n, np.int8),
+               "rec_x": np.full((hi - lo, epochs + 1, dim), np.nan),
+               "rec_f": np.full((hi - lo, epochs + 1), np.nan)}
+        kfun, kgrad = self.problem._kernel_functions()
+        _kernels.get("descend")(
+            kgrad, kfun, starts, self._flat(self.hp["lr"], start, stop), hyper, code,
+            sched_kind, sched, epochs, xtol, ftol, gtol, bound, self.problem._data,
+            batch_size, shuffle, np.uint64(seed), start, rec_runs,
+            out["rec_x"], out["rec_f"], out["x"], out["fun"], out["nit"], out["status"])
+        return out
+
+    def fingerprint(self, chunk_size):
+        """What identifies this batch for a resumable ``out=`` directory."""
+        hp = [part for name in sorted(self.hp) for part in (name, self.hp[name])]
+        return _execute.fingerprint(
+            __version__, repr(self.problem), self.problem._data, self.shape, self.x0,
+            *hp, self.optimizer_params, repr(self.schedule), self.settings, self.record,
+            chunk_size)
+
+
 def _run(problem, x0, *, lr, epochs, optimizer="gd", momentum=None, beta1=None,
          beta2=None, alpha=None, eps=None, weight_decay=None, schedule=None,
          batch_size=None, shuffle=True, seed=0, xtol=None, ftol=None, gtol=None,
-         bound=1e100, record=False, dims=None, coords=None):
-    """Validate every argument, broadcast the batch, run the kernel, wrap the result."""
+         bound=1e100, record=False, chunk_size=_execute.CHUNK_SIZE, executor=None,
+         out=None, progress=None, dims=None, coords=None):
+    """Validate every argument, broadcast the batch, run the kernel(s), wrap the result."""
     if not isinstance(problem, Problem):
         raise TypeError(f"problem must be a fastgd.Problem, got {type(problem).__name__}")
     x0 = _starts(problem, x0)
@@ -122,24 +182,19 @@ def _run(problem, x0, *, lr, epochs, optimizer="gd", momentum=None, beta1=None,
     size = int(np.prod(shape))
     rec_runs = _record_runs(record, shape, size)
 
-    # Exactly the kernel's signature: C-contiguous, writeable (a read-only
-    # broadcast view would not match it), float64.
-    def flat(a):
-        return np.array(np.broadcast_to(a, shape).reshape(-1), dtype=np.float64, order="C")
-    starts = np.array(np.broadcast_to(x0, shape + (problem.dim,)).reshape(size, problem.dim),
-                      order="C")
-    lr_runs = flat(hp["lr"])
-    # hyper[p, run]: the optimiser's hyper-parameters in fastgd.optimizers' order.
-    hyper = np.zeros((len(SPECS[optimizer].params), size))
-    for p, name in enumerate(SPECS[optimizer].params):
-        hyper[p] = flat(hp[name])
-    if schedule is None:
-        sched_kind, sched = _kernels.CONSTANT, np.zeros((0, size))
-    else:
-        sched_kind, sched = schedule._pack(lambda name: flat(hp[name]), size)
+    chunk_size = check.integer(chunk_size, "chunk_size", low=1)
+    if executor is not None and not (hasattr(executor, "submit")
+                                     or hasattr(executor, "get_executor")):
+        raise TypeError("executor must be a concurrent.futures.Executor or a "
+                        f"dask.distributed Client, got {type(executor).__name__}")
+    if progress is not None and not isinstance(progress, (bool, np.bool_)):
+        raise TypeError(f"progress must be None or a bool, got {type(progress).__name__}")
 
-    problem._probe(starts[0])
-    kfun, kgrad = problem._kernel_functions()
+    task = _Task(problem, shape, x0, hp, tuple(SPECS[optimizer].params), schedule,
+                 (_OPTIMIZERS[optimizer], epochs, tols["xtol"], tols["ftol"], tols["gtol"],
+                  float(bound), batch_size, bool(shuffle), seed), rec_runs)
+    problem._probe(x0.reshape(-1, problem.dim)[0])
+    problem._kernel_functions()  # compile a user's adapters once, here, not per chunk
 
     x_out = np.empty((size, problem.dim))
     f_out = np.empty(size)
@@ -147,11 +202,21 @@ def _run(problem, x0, *, lr, epochs, optimizer="gd", momentum=None, beta1=None,
     status = np.empty(size, np.int8)
     rec_x = np.full((rec_runs.size, epochs + 1, problem.dim), np.nan)
     rec_f = np.full((rec_runs.size, epochs + 1), np.nan)
-    _kernels.get("descend")(
-        kgrad, kfun, starts, lr_runs, hyper, _OPTIMIZERS[optimizer],
-        sched_kind, sched, epochs, tols["xtol"], tols["ftol"], tols["gtol"],
-        float(bound), problem._data, batch_size, bool(shuffle), np.uint64(seed), 0,
-        rec_runs, rec_x, rec_f, x_out, f_out, nit, status)
+
+    def collect(start, stop, out):
+        x_out[start:stop] = out["x"]
+        f_out[start:stop] = out["fun"]
+        nit[start:stop] = out["nit"]
+        status[start:stop] = out["status"]
+        lo, hi = np.searchsorted(rec_runs, [start, stop])
+        rec_x[lo:hi] = out["rec_x"]
+        rec_f[lo:hi] = out["rec_f"]
+
+    store = None
+    if out is not None:
+        store = _execute.ChunkStore(out, task.fingerprint(chunk_size), size, chunk_size)
+    _execute.execute(task, size, chunk_size, collect, executor=executor, store=store,
+                     progress=progress)
 
     any_tol = any(v > 0 for v in tols.values())
     success = (status == Status.CONVERGED) | ((status == Status.MAX_EPOCHS) & (not any_tol))
@@ -172,7 +237,8 @@ def _run(problem, x0, *, lr, epochs, optimizer="gd", momentum=None, beta1=None,
 def minimize(problem, x0, *, lr, epochs, optimizer="gd", momentum=None, beta1=None,
              beta2=None, alpha=None, eps=None, weight_decay=None, schedule=None,
              batch_size=None, shuffle=True, seed=0, xtol=None, ftol=None, gtol=None,
-             bound=1e100, record=False):
+             bound=1e100, record=False, chunk_size=_execute.CHUNK_SIZE, executor=None,
+             out=None, progress=None):
     r"""Run gradient descent from every start point with every hyper-parameter, at once.
 
     ``x0`` and the per-run hyper-parameters (``lr``, the optimiser's
@@ -261,6 +327,23 @@ def minimize(problem, x0, *, lr, epochs, optimizer="gd", momentum=None, beta1=No
         Keep the trajectories of these runs: True for all, flat indices into
         the batch (C order), or a boolean mask of the batch shape.  Memory is
         ``len(record) * (epochs + 1) * (dim + 1)`` doubles.
+    chunk_size : int, default 2**20
+        Runs per kernel call.  A larger batch is cut into chunks of
+        consecutive runs, run one after another (or on ``executor``) and
+        assembled; the inputs of only one chunk are materialised at a time.
+        Results do not depend on it, bit for bit.
+    executor : concurrent.futures.Executor or dask.distributed.Client, optional
+        Run the chunks there (a process pool, ``client.get_executor()``, or
+        the client itself).  Each worker process compiles, or loads from
+        Numba's cache, once.
+    out : str or path, optional
+        A directory where each finished chunk is written as it completes.  Called
+        again with the same arguments, the run resumes: chunks already there are
+        loaded, not recomputed.  A directory holding another batch's chunks is
+        refused with ValueError.
+    progress : bool, optional
+        A progress line on stderr (runs done, rate, time left) for work longer
+        than a second.  Default: when stderr is a terminal.
 
     Returns
     -------
@@ -291,7 +374,8 @@ def minimize(problem, x0, *, lr, epochs, optimizer="gd", momentum=None, beta1=No
                 momentum=momentum, beta1=beta1, beta2=beta2, alpha=alpha, eps=eps,
                 weight_decay=weight_decay, schedule=schedule, batch_size=batch_size,
                 shuffle=shuffle, seed=seed, xtol=xtol, ftol=ftol, gtol=gtol,
-                bound=bound, record=record)
+                bound=bound, record=record, chunk_size=chunk_size, executor=executor,
+                out=out, progress=progress)
 
 
 def _sweep_axis(value, name, point_dim):

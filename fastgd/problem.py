@@ -1,5 +1,7 @@
 """Objectives: what the kernels minimise, and how a user's functions get there."""
 
+import uuid
+
 import numpy as np
 from numba.extending import is_jitted
 
@@ -161,8 +163,9 @@ class Problem:
         # pickles); compiled adapters are rebuilt, or loaded from cache, there.
         if self._factory is not None:
             return self._factory
+        token = self.__dict__.setdefault("_token", uuid.uuid4().hex)
         state = {k: v for k, v in self.__dict__.items() if k != "_adapted"}
-        return _restore, (type(self), state)
+        return _restore, (type(self), state, token)
 
     def __repr__(self):
         extra = f", n_data={self.n_data}" if self.n_data else ""
@@ -419,9 +422,20 @@ class LeastSquares(Problem):
         _probe_pointwise(f, grad, point, self.name, names=("model", "model_grad"))
 
 
-def _restore(cls, state):
-    self = cls.__new__(cls)
-    self.__dict__.update(state, _adapted=None)
+_restored = {}  # token -> problem, the few most recent, per process
+
+
+def _restore(cls, state, token):
+    # Every chunk sent to a worker unpickles the problem again; handing back the
+    # instance already restored in this process keeps its compiled adapters, so
+    # a worker compiles a user's problem once, not once per chunk.
+    self = _restored.get(token)
+    if self is None:
+        self = cls.__new__(cls)
+        self.__dict__.update(state, _adapted=None)
+        if len(_restored) >= 16:
+            del _restored[next(iter(_restored))]
+        _restored[token] = self
     return self
 
 
