@@ -102,12 +102,23 @@ def _schedule_rate(kind, schedule, run, epoch, lr0, lr_now):
 
 
 @jit(inline="always")
-def _finish(X, c, run, epoch, code, x_out, nit, status, done):
+def _finish(X, V, S, x0, c, start, epoch, code, x_out, nit, status, alive, rate):
+    """Write lane ``c``'s outputs, then freeze it.
+
+    A frozen lane goes back to its (finite) start point with zero rate and
+    zero optimiser state, so it keeps taking part in the branch-free lane
+    loops without moving and never trips the per-epoch screens again.
+    """
+    run = start + c
     for d in range(X.shape[0]):
         x_out[run, d] = X[d, c]
+        X[d, c] = x0[run, d]
+        V[d, c] = 0.0
+        S[d, c] = 0.0
     nit[run] = epoch
     status[run] = code
-    done[c] = True
+    alive[c] = 0.0
+    rate[c] = 0.0
 
 
 def _descend(grad, fun, x0, lr, hyper, optimizer, sched_kind, schedule,
@@ -133,12 +144,12 @@ def _descend(grad, fun, x0, lr, hyper, optimizer, sched_kind, schedule,
         P1 = np.ones(w)               # beta1**t and beta2**t, per lane
         P2 = np.ones(w)
         X_prev = np.empty((dim, w))
+        step = np.empty(w)
         F = np.full(w, np.nan)
         F_prev = np.empty(w)
         lr_now = np.empty(w)
         rate = np.empty(w)
-        done = np.zeros(w, np.bool_)
-        slot = np.full(w, -1, np.int64)
+        alive = np.ones(w)            # 1.0 while a lane runs, 0.0 once finished
         for c in range(w):
             lr_now[c] = lr[start + c]
             rate[c] = lr[start + c]
@@ -158,19 +169,14 @@ def _descend(grad, fun, x0, lr, hyper, optimizer, sched_kind, schedule,
 
         lo = np.searchsorted(rec_runs, start)
         hi = np.searchsorted(rec_runs, start + w)
-        for k in range(lo, hi):
-            slot[rec_runs[k] - start] = k
-        has_rec = hi > lo
         if want_f:
             fun(X, data, all_rows, F)
-            for c in range(w):
-                F_prev[c] = F[c]
-        if has_rec:
-            for k in range(lo, hi):
-                c = rec_runs[k] - start
-                for d in range(dim):
-                    rec_x[k, 0, d] = X[d, c]
-                rec_f[k, 0] = F[c]
+            F_prev[:] = F
+        for k in range(lo, hi):
+            c = rec_runs[k] - start
+            for d in range(dim):
+                rec_x[k, 0, d] = X[d, c]
+            rec_f[k, 0] = F[c]
 
         n_left = w
         for epoch in range(1, epochs + 1):
@@ -178,6 +184,7 @@ def _descend(grad, fun, x0, lr, hyper, optimizer, sched_kind, schedule,
                 for c in range(w):
                     lr_now[c], rate[c] = _schedule_rate(
                         sched_kind, schedule, start + c, epoch, lr[start + c], lr_now[c])
+                    rate[c] *= alive[c]
             if xtol > 0.0:
                 X_prev[:, :] = X
             if per_lane_rows:
@@ -198,49 +205,70 @@ def _descend(grad, fun, x0, lr, hyper, optimizer, sched_kind, schedule,
                 # the data: free in full batch, one extra call in mini-batch.
                 if gtol > 0.0 and minibatch and b == 0:
                     grad(X, data, all_rows, G)
-                    _check_gtol(X, G, gtol, start, epoch, x_out, nit, status, done)
+                    n_left -= _check_gtol(X, G, V, S, x0, gtol, start, epoch, step,
+                                          x_out, nit, status, alive, rate)
                 grad(X, data, rows, G)
                 if gtol > 0.0 and not minibatch:
-                    _check_gtol(X, G, gtol, start, epoch, x_out, nit, status, done)
+                    n_left -= _check_gtol(X, G, V, S, x0, gtol, start, epoch, step,
+                                          x_out, nit, status, alive, rate)
                 _update(optimizer, X, G, V, S, P1, P2, rate, hyper, start)
 
             if want_f:
                 fun(X, data, all_rows, F)
-            for c in range(w):
-                if done[c]:
-                    continue
-                run = start + c
-                code = -1
-                for d in range(dim):
+            for k in range(lo, hi):
+                c = rec_runs[k] - start
+                if alive[c] > 0.0:
+                    for d in range(dim):
+                        rec_x[k, epoch, d] = X[d, c]
+                    rec_f[k, epoch] = F[c]
+
+            # Screen the whole block with branch-free lane loops (they
+            # vectorise); look at single lanes only when something happened.
+            # Divergence is judged on the point alone, so that asking for f
+            # (ftol, record) never changes a run's outcome; a non-finite
+            # final value marks the run diverged at the end.
+            # Integer counts: an integer sum vectorises, a float sum would not
+            # (LLVM may not reorder it without fastmath's reassoc).
+            events = 0
+            for d in range(dim):
+                for c in range(w):
                     # Written so that NaN fails the test too.
-                    if not abs(X[d, c]) <= bound:
-                        code = DIVERGED
-                # Divergence is judged on the point alone, so that asking for
-                # f (ftol, record) never changes a run's outcome; a non-finite
-                # final value marks the run diverged at the end.
-                if ftol > 0.0 and code < 0:
-                    if abs(F[c] - F_prev[c]) <= ftol:
-                        code = CONVERGED
-                    F_prev[c] = F[c]
-                if xtol > 0.0 and code < 0:
-                    step = 0.0
+                    events += 0 if abs(X[d, c]) <= bound else 1
+            if ftol > 0.0:
+                for c in range(w):
+                    events += (alive[c] > 0.0) & (abs(F[c] - F_prev[c]) <= ftol)
+            if xtol > 0.0:
+                step[:] = 0.0
+                for d in range(dim):
+                    for c in range(w):
+                        step[c] += (X[d, c] - X_prev[d, c]) ** 2
+                for c in range(w):
+                    events += (alive[c] > 0.0) & (np.sqrt(step[c]) <= xtol)
+            if events > 0:
+                for c in range(w):
+                    if alive[c] == 0.0:
+                        continue
+                    code = -1
                     for d in range(dim):
-                        step += (X[d, c] - X_prev[d, c]) ** 2
-                    if np.sqrt(step) <= xtol:
+                        if not abs(X[d, c]) <= bound:
+                            code = DIVERGED
+                    if code < 0 and ftol > 0.0 and abs(F[c] - F_prev[c]) <= ftol:
                         code = CONVERGED
-                if slot[c] >= 0:
-                    for d in range(dim):
-                        rec_x[slot[c], epoch, d] = X[d, c]
-                    rec_f[slot[c], epoch] = F[c]
-                if code >= 0:
-                    _finish(X, c, run, epoch, code, x_out, nit, status, done)
-            n_left = w - np.sum(done)
+                    if code < 0 and xtol > 0.0 and np.sqrt(step[c]) <= xtol:
+                        code = CONVERGED
+                    if code >= 0:
+                        _finish(X, V, S, x0, c, start, epoch, code, x_out, nit, status,
+                                alive, rate)
+                        n_left -= 1
+            if ftol > 0.0:
+                F_prev[:] = F
             if n_left == 0:
                 break
 
         for c in range(w):
-            if not done[c]:
-                _finish(X, c, start + c, epochs, MAX_EPOCHS, x_out, nit, status, done)
+            if alive[c] > 0.0:
+                _finish(X, V, S, x0, c, start, epochs, MAX_EPOCHS, x_out, nit, status,
+                        alive, rate)
             for d in range(dim):
                 X[d, c] = x_out[start + c, d]
         fun(X, data, all_rows, F)
@@ -314,15 +342,24 @@ def _update(optimizer, X, G, V, S, P1, P2, rate, hyper, start):
 
 
 @jit(inline="always")
-def _check_gtol(X, G, gtol, start, epoch, x_out, nit, status, done):
-    for c in range(X.shape[1]):
-        if done[c]:
-            continue
-        norm = 0.0
-        for d in range(X.shape[0]):
-            norm += G[d, c] * G[d, c]
-        if np.sqrt(norm) <= gtol:
-            _finish(X, c, start + c, epoch - 1, CONVERGED, x_out, nit, status, done)
+def _check_gtol(X, G, V, S, x0, gtol, start, epoch, norm, x_out, nit, status, alive, rate):
+    """Finish the lanes whose gradient norm is <= gtol; return how many."""
+    dim, w = X.shape
+    norm[:] = 0.0
+    for d in range(dim):
+        for c in range(w):
+            norm[c] += G[d, c] * G[d, c]
+    events = 0
+    for c in range(w):
+        events += (alive[c] > 0.0) & (np.sqrt(norm[c]) <= gtol)
+    finished = 0
+    if events > 0:
+        for c in range(w):
+            if alive[c] > 0.0 and np.sqrt(norm[c]) <= gtol:
+                _finish(X, V, S, x0, c, start, epoch - 1, CONVERGED, x_out, nit, status,
+                        alive, rate)
+                finished += 1
+    return finished
 
 
 EVAL_SIG = types.void(FUN_TYPE, _f8_2d, _f8_2d, _f8_1d)

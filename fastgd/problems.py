@@ -76,36 +76,56 @@ def _saddle_grad(X, data, rows, G):
         G[1, c] = e - y * 2
 
 
+# The curve fit: one data point at a time for all lanes of the block.  When the
+# lanes share their rows (full batch, or batches in the data's order) the lane
+# loop reads one x and one y and vectorises; shuffled mini-batches gather a
+# row per lane.  Either way each lane sums its terms in the rows' order.
+
+@jit(inline="always")
+def _exp_linear_loss_term(X, F, c, x, y):
+    y_hat = exp((-X[0, c]) * x) + X[1, c] * x + X[2, c]
+    F[c] += (y_hat - y) ** 2
+
+
+@jit(inline="always")
+def _exp_linear_grad_term(X, G, c, x, y):
+    e = exp((-X[0, c]) * x)
+    y_hat = e + X[1, c] * x + X[2, c]
+    G[0, c] += 2 * (y_hat - y) * e * (-x)
+    G[1, c] += 2 * (y_hat - y) * x
+    G[2, c] += 2 * (y_hat - y)
+
+
 def _exp_linear_f(X, data, rows, F):
-    # Lanes innermost: for each data row, all runs of the block at once.
-    m = rows.shape[1]
-    shared = rows.shape[0] == 1
+    m, lanes = rows.shape[1], X.shape[1]
     F[:] = 0.0
-    for i in range(m):
-        for c in range(X.shape[1]):
-            k = rows[0, i] if shared else rows[c, i]
-            x = data[0, k]
-            y_hat = exp((-X[0, c]) * x) + X[1, c] * x + X[2, c]
-            F[c] += (y_hat - data[1, k]) ** 2
-    for c in range(X.shape[1]):
+    if rows.shape[0] == 1:
+        for i in range(m):
+            x, y = data[0, rows[0, i]], data[1, rows[0, i]]
+            for c in range(lanes):
+                _exp_linear_loss_term(X, F, c, x, y)
+    else:
+        for i in range(m):
+            for c in range(lanes):
+                _exp_linear_loss_term(X, F, c, data[0, rows[c, i]], data[1, rows[c, i]])
+    for c in range(lanes):
         F[c] /= m
 
 
 def _exp_linear_grad(X, data, rows, G):
-    m = rows.shape[1]
-    shared = rows.shape[0] == 1
+    m, lanes = rows.shape[1], X.shape[1]
     G[:, :] = 0.0
-    for i in range(m):
-        for c in range(X.shape[1]):
-            k = rows[0, i] if shared else rows[c, i]
-            x = data[0, k]
-            e = exp((-X[0, c]) * x)
-            y_hat = e + X[1, c] * x + X[2, c]
-            G[0, c] += 2 * (y_hat - data[1, k]) * e * (-x)
-            G[1, c] += 2 * (y_hat - data[1, k]) * x
-            G[2, c] += 2 * (y_hat - data[1, k])
+    if rows.shape[0] == 1:
+        for i in range(m):
+            x, y = data[0, rows[0, i]], data[1, rows[0, i]]
+            for c in range(lanes):
+                _exp_linear_grad_term(X, G, c, x, y)
+    else:
+        for i in range(m):
+            for c in range(lanes):
+                _exp_linear_grad_term(X, G, c, data[0, rows[c, i]], data[1, rows[c, i]])
     for d in range(3):
-        for c in range(X.shape[1]):
+        for c in range(lanes):
             G[d, c] /= m
 
 
