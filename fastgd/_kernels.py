@@ -178,9 +178,37 @@ def _descend(grad, fun, x0, lr, hyper, optimizer, sched_kind, schedule,
                 rec_x[k, 0, d] = X[d, c]
             rec_f[k, 0] = F[c]
 
+        # Step decay without warm-up, the seed's schedule, gets a countdown
+        # per lane instead of `epoch % every`: an integer division per lane
+        # and epoch would cost more than a whole update.  Same rates, same bits.
+        # When all lanes of the block share `every` (a sweep over starts and
+        # rates), one test per epoch decides for the whole block.
+        fast_step = sched_kind == STEP_DECAY
+        countdown = np.zeros(w)
+        shared_every = 0
+        if fast_step:
+            shared_every = np.int64(schedule[1, start])
+            for c in range(w):
+                fast_step = fast_step and schedule[0, start + c] == 0.0
+                countdown[c] = schedule[1, start + c]
+                if schedule[1, start + c] != schedule[1, start]:
+                    shared_every = 0
+
         n_left = w
         for epoch in range(1, epochs + 1):
-            if schedule.shape[0] > 0:
+            if fast_step and shared_every > 0:
+                if epoch % shared_every == 0:
+                    for c in range(w):
+                        lr_now[c] = lr_now[c] * schedule[2, start + c]
+                        rate[c] = lr_now[c] * alive[c]
+            elif fast_step:
+                for c in range(w):
+                    countdown[c] -= 1.0
+                    due = countdown[c] == 0.0
+                    lr_now[c] = lr_now[c] * schedule[2, start + c] if due else lr_now[c]
+                    countdown[c] = schedule[1, start + c] if due else countdown[c]
+                    rate[c] = lr_now[c] * alive[c]
+            elif schedule.shape[0] > 0:
                 for c in range(w):
                     lr_now[c], rate[c] = _schedule_rate(
                         sched_kind, schedule, start + c, epoch, lr[start + c], lr_now[c])

@@ -208,3 +208,19 @@ def torch_rates(make, epochs, lr=0.1):
 def test_matches_torch_schedulers(schedule, make):
     expected = torch_rates(make, 30)
     np.testing.assert_allclose(schedule.rates(0.1, 30), expected, rtol=1e-12, atol=1e-17)
+
+
+def test_step_decay_with_per_run_periods_matches_reference():
+    """Lanes of one block with different `every` take the kernel's countdown path."""
+    from fastgd import reference as ref
+    every = np.array([3, 5, 7, 5] * 20)
+    res = fg.minimize(fg.problems.quartic, x0=1.0, lr=0.013, epochs=40,
+                      schedule=fg.step_decay(every=every, factor=0.7), record=[0, 1, 2])
+    for i in range(3):
+        want = ref.descend(ref.quartic_grad, 1.0, 0.013, 40, every=int(every[i]), factor=0.7)
+        np.testing.assert_allclose(res.path(i)[0][:, 0], np.array(want.path)[:, 0],
+                                   rtol=1e-9, atol=0)
+        # Alone, the run takes the block-shared path: the same bits.
+        alone = fg.minimize(fg.problems.quartic, x0=1.0, lr=0.013, epochs=40,
+                            schedule=fg.step_decay(every=int(every[i]), factor=0.7))
+        assert alone.x[0] == res.x[i, 0]
