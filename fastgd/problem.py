@@ -30,12 +30,16 @@ def _as_points(problem, x):
     """Points as a C-contiguous (n, dim) float64 array, and the batch shape."""
     x = np.asarray(x, dtype=np.float64)
     if problem.dim == 1:
-        return np.ascontiguousarray(x.reshape(-1, 1)), x.shape
-    if x.ndim == 0 or x.shape[-1] != problem.dim:
+        shape, dim_shape = x.shape, (-1, 1)
+    elif x.ndim == 0 or x.shape[-1] != problem.dim:
         raise ValueError(
             f"x must have shape (..., {problem.dim}) for the {problem.dim}-D problem "
             f"{problem.name!r}, got {x.shape}")
-    return np.ascontiguousarray(x.reshape(-1, problem.dim)), x.shape[:-1]
+    else:
+        shape, dim_shape = x.shape[:-1], (-1, problem.dim)
+    # A copy, always: the kernels' signatures take writeable C-contiguous arrays,
+    # which a read-only view (np.asarray of a JAX array, a broadcast) is not.
+    return np.array(x.reshape(dim_shape), order="C"), shape
 
 
 class Problem:

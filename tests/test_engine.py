@@ -87,3 +87,11 @@ def test_new_process_loads_kernels_from_cache():
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
                          text=True).stdout.split()
     assert out == ["1", "0"]
+
+
+def test_evaluation_accepts_read_only_arrays():
+    points = np.linspace(-1, 1, 6).reshape(3, 2)
+    points.flags.writeable = False
+    np.testing.assert_allclose(fg.problems.saddle(points),
+                               fg.problems.saddle(points.copy()))
+    assert fg.problems.saddle.gradient(np.broadcast_to([0.0, 0.0], (4, 2))).shape == (4, 2)
