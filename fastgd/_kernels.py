@@ -102,23 +102,50 @@ def _schedule_rate(kind, schedule, run, epoch, lr0, lr_now):
 
 
 @jit(inline="always")
-def _finish(X, V, S, x0, c, start, epoch, code, x_out, nit, status, alive, rate):
-    """Write lane ``c``'s outputs, then freeze it.
+def _load(c, run, X, V, S, P1, P2, H, lr_now, rate, alive, fresh, lane_run, lane_epoch,
+          slot, countdown, x0, lr, hyper, schedule, rec_runs):
+    """Put run ``run`` into lane ``c`` of a block, from its start point."""
+    for d in range(X.shape[0]):
+        X[d, c] = x0[run, d]
+        V[d, c] = 0.0
+        S[d, c] = 0.0
+    for p in range(hyper.shape[0]):
+        H[p, c] = hyper[p, run]
+    P1[c] = 1.0
+    P2[c] = 1.0
+    lr_now[c] = lr[run]
+    rate[c] = lr[run]
+    alive[c] = 1.0
+    fresh[c] = True
+    lane_run[c] = run
+    lane_epoch[c] = 0
+    k = np.searchsorted(rec_runs, run)
+    slot[c] = k if k < rec_runs.shape[0] and rec_runs[k] == run else -1
+    if schedule.shape[0] > 1:
+        countdown[c] = schedule[1, run]
+
+
+@jit(inline="always")
+def _finish(X, V, S, x0, c, code, x_out, nit, status, alive, rate, lane_run, lane_epoch,
+            gtol_hit):
+    """Write lane ``c``'s outputs, then freeze it until a new run is loaded.
 
     A frozen lane goes back to its (finite) start point with zero rate and
     zero optimiser state, so it keeps taking part in the branch-free lane
     loops without moving and never trips the per-epoch screens again.
     """
-    run = start + c
+    run = lane_run[c]
     for d in range(X.shape[0]):
         x_out[run, d] = X[d, c]
         X[d, c] = x0[run, d]
         V[d, c] = 0.0
         S[d, c] = 0.0
-    nit[run] = epoch
+    # gtol stops a run before its epoch's update: that epoch does not count.
+    nit[run] = lane_epoch[c] - 1 if gtol_hit else lane_epoch[c]
     status[run] = code
     alive[c] = 0.0
     rate[c] = 0.0
+    lane_run[c] = -1
 
 
 def _descend(grad, fun, x0, lr, hyper, optimizer, sched_kind, schedule,
@@ -132,29 +159,43 @@ def _descend(grad, fun, x0, lr, hyper, optimizer, sched_kind, schedule,
     minibatch = n_batches > 1
     per_lane_rows = minibatch and shuffle
     want_f = ftol > 0.0 or rec_runs.shape[0] > 0
-    n_blocks = (n_runs + LANES - 1) // LANES
+    # With a tolerance, runs stop at different epochs.  Each parallel task
+    # then streams several blocks' worth of runs through its lanes, loading a
+    # new run into a lane as soon as its run finishes, instead of idling the
+    # lane until the slowest run of the block is done.  Without one, every
+    # lane of a block runs in step and a task is one block.  Which run goes
+    # to which lane never changes a result.
+    refill = xtol > 0.0 or ftol > 0.0 or gtol > 0.0
+    span = LANES
+    if refill:
+        # Up to 16 blocks' worth per task, keeping at least ~64 tasks for the
+        # threads to share.
+        span = LANES * max(1, min(16, n_runs // (LANES * 64)))
+    n_tasks = (n_runs + span - 1) // span
 
-    for block in prange(n_blocks):
-        start = block * LANES
-        w = min(LANES, n_runs - start)
+    for task in prange(n_tasks):
+        first = task * span
+        end = min(n_runs, first + span)
+        w = min(LANES, end - first)
         X = np.empty((dim, w))
         G = np.empty((dim, w))
         V = np.zeros((dim, w))        # velocity, or Adam's first moment
         S = np.zeros((dim, w))        # second moments (adagrad, rmsprop, adam)
         P1 = np.ones(w)               # beta1**t and beta2**t, per lane
         P2 = np.ones(w)
+        H = np.empty((hyper.shape[0], w))  # the lanes' optimiser hyper-parameters
         X_prev = np.empty((dim, w))
         step = np.empty(w)
         F = np.full(w, np.nan)
         F_prev = np.empty(w)
         lr_now = np.empty(w)
         rate = np.empty(w)
-        alive = np.ones(w)            # 1.0 while a lane runs, 0.0 once finished
-        for c in range(w):
-            lr_now[c] = lr[start + c]
-            rate[c] = lr[start + c]
-            for d in range(dim):
-                X[d, c] = x0[start + c, d]
+        alive = np.zeros(w)           # 1.0 while a lane runs, 0.0 once finished
+        fresh = np.zeros(w, np.bool_)  # loaded, epoch 0 not yet evaluated
+        lane_run = np.full(w, -1, np.int64)
+        lane_epoch = np.zeros(w, np.int64)
+        slot = np.full(w, -1, np.int64)
+        countdown = np.zeros(w)
 
         all_rows = np.empty((1, n_data), np.int64)
         for i in range(n_data):
@@ -167,59 +208,76 @@ def _descend(grad, fun, x0, lr, hyper, optimizer, sched_kind, schedule,
         rows_full = np.empty((n_row_sets, min(batch_size, n_data)), np.int64)
         rows_last = np.empty((n_row_sets, max(last, 0)), np.int64)
 
-        lo = np.searchsorted(rec_runs, start)
-        hi = np.searchsorted(rec_runs, start + w)
-        if want_f:
-            fun(X, data, all_rows, F)
-            F_prev[:] = F
-        for k in range(lo, hi):
-            c = rec_runs[k] - start
-            for d in range(dim):
-                rec_x[k, 0, d] = X[d, c]
-            rec_f[k, 0] = F[c]
+        next_run = first
+        for c in range(w):
+            _load(c, next_run, X, V, S, P1, P2, H, lr_now, rate, alive, fresh, lane_run,
+                  lane_epoch, slot, countdown, x0, lr, hyper, schedule, rec_runs)
+            next_run += 1
+        n_active = w
+        any_fresh = True
 
-        # Step decay without warm-up, the seed's schedule, gets a countdown
-        # per lane instead of `epoch % every`: an integer division per lane
-        # and epoch would cost more than a whole update.  Same rates, same bits.
-        # When all lanes of the block share `every` (a sweep over starts and
-        # rates), one test per epoch decides for the whole block.
+        # Step decay without warm-up, the seed's schedule, gets a countdown per
+        # lane instead of `epoch % every`: an integer division per lane and
+        # epoch would cost more than a whole update.  When the lanes run in step
+        # and share `every` (a sweep over starts and rates), one test per epoch
+        # decides for the whole block.  Same rates, same bits.
         fast_step = sched_kind == STEP_DECAY
-        countdown = np.zeros(w)
         shared_every = 0
         if fast_step:
-            shared_every = np.int64(schedule[1, start])
-            for c in range(w):
-                fast_step = fast_step and schedule[0, start + c] == 0.0
-                countdown[c] = schedule[1, start + c]
-                if schedule[1, start + c] != schedule[1, start]:
-                    shared_every = 0
+            for run in range(first, end):
+                fast_step = fast_step and schedule[0, run] == 0.0
+            if not refill:
+                shared_every = np.int64(schedule[1, first])
+                for c in range(w):
+                    if schedule[1, first + c] != schedule[1, first]:
+                        shared_every = 0
 
-        n_left = w
-        for epoch in range(1, epochs + 1):
+        while n_active > 0:
+            if any_fresh:
+                # Epoch 0 of newly loaded runs: f at the start point.
+                if want_f:
+                    fun(X, data, all_rows, F)
+                for c in range(w):
+                    if fresh[c]:
+                        F_prev[c] = F[c]
+                        k = slot[c]
+                        if k >= 0:
+                            for d in range(dim):
+                                rec_x[k, 0, d] = X[d, c]
+                            rec_f[k, 0] = F[c]
+                        fresh[c] = False
+                any_fresh = False
+
+            for c in range(w):
+                lane_epoch[c] += 1
             if fast_step and shared_every > 0:
-                if epoch % shared_every == 0:
+                if lane_epoch[0] % shared_every == 0:
                     for c in range(w):
-                        lr_now[c] = lr_now[c] * schedule[2, start + c]
+                        lr_now[c] = lr_now[c] * schedule[2, first + c]
                         rate[c] = lr_now[c] * alive[c]
             elif fast_step:
                 for c in range(w):
                     countdown[c] -= 1.0
                     due = countdown[c] == 0.0
-                    lr_now[c] = lr_now[c] * schedule[2, start + c] if due else lr_now[c]
-                    countdown[c] = schedule[1, start + c] if due else countdown[c]
+                    run = max(lane_run[c], 0)
+                    lr_now[c] = lr_now[c] * schedule[2, run] if due else lr_now[c]
+                    countdown[c] = schedule[1, run] if due else countdown[c]
                     rate[c] = lr_now[c] * alive[c]
             elif schedule.shape[0] > 0:
                 for c in range(w):
-                    lr_now[c], rate[c] = _schedule_rate(
-                        sched_kind, schedule, start + c, epoch, lr[start + c], lr_now[c])
-                    rate[c] *= alive[c]
+                    if lane_run[c] >= 0:
+                        run = lane_run[c]
+                        lr_now[c], rate[c] = _schedule_rate(
+                            sched_kind, schedule, run, lane_epoch[c], lr[run], lr_now[c])
             if xtol > 0.0:
                 X_prev[:, :] = X
             if per_lane_rows:
                 for c in range(w):
-                    permute(shuffle_key(seed, run_offset + start + c, epoch),
-                            order[c])
+                    if lane_run[c] >= 0:
+                        permute(shuffle_key(seed, run_offset + lane_run[c], lane_epoch[c]),
+                                order[c])
 
+            n_stopped = 0
             for b in range(n_batches):
                 if n_data > 0 and minibatch:
                     rows = rows_last if b == n_batches - 1 else rows_full
@@ -233,35 +291,37 @@ def _descend(grad, fun, x0, lr, hyper, optimizer, sched_kind, schedule,
                 # the data: free in full batch, one extra call in mini-batch.
                 if gtol > 0.0 and minibatch and b == 0:
                     grad(X, data, all_rows, G)
-                    n_left -= _check_gtol(X, G, V, S, x0, gtol, start, epoch, step,
-                                          x_out, nit, status, alive, rate)
+                    n_stopped += _check_gtol(X, G, V, S, x0, gtol, step, x_out, nit, status,
+                                             alive, rate, lane_run, lane_epoch)
                 grad(X, data, rows, G)
                 if gtol > 0.0 and not minibatch:
-                    n_left -= _check_gtol(X, G, V, S, x0, gtol, start, epoch, step,
-                                          x_out, nit, status, alive, rate)
-                _update(optimizer, X, G, V, S, P1, P2, rate, hyper, start)
+                    n_stopped += _check_gtol(X, G, V, S, x0, gtol, step, x_out, nit, status,
+                                             alive, rate, lane_run, lane_epoch)
+                _update(optimizer, X, G, V, S, P1, P2, rate, H)
 
             if want_f:
                 fun(X, data, all_rows, F)
-            for k in range(lo, hi):
-                c = rec_runs[k] - start
-                if alive[c] > 0.0:
+            for c in range(w):
+                k = slot[c]
+                if k >= 0 and alive[c] > 0.0:
                     for d in range(dim):
-                        rec_x[k, epoch, d] = X[d, c]
-                    rec_f[k, epoch] = F[c]
+                        rec_x[k, lane_epoch[c], d] = X[d, c]
+                    rec_f[k, lane_epoch[c]] = F[c]
 
             # Screen the whole block with branch-free lane loops (they
             # vectorise); look at single lanes only when something happened.
-            # Divergence is judged on the point alone, so that asking for f
-            # (ftol, record) never changes a run's outcome; a non-finite
-            # final value marks the run diverged at the end.
             # Integer counts: an integer sum vectorises, a float sum would not
-            # (LLVM may not reorder it without fastmath's reassoc).
-            events = 0
+            # (LLVM may not reorder it without fastmath's reassoc).  Divergence
+            # is judged on the point alone, so that asking for f (ftol, record)
+            # never changes a run's outcome; a non-finite final value marks the
+            # run diverged at the end.
+            events = n_stopped
             for d in range(dim):
                 for c in range(w):
                     # Written so that NaN fails the test too.
                     events += 0 if abs(X[d, c]) <= bound else 1
+            for c in range(w):
+                events += (alive[c] > 0.0) & (lane_epoch[c] >= epochs)
             if ftol > 0.0:
                 for c in range(w):
                     events += (alive[c] > 0.0) & (abs(F[c] - F_prev[c]) <= ftol)
@@ -274,40 +334,50 @@ def _descend(grad, fun, x0, lr, hyper, optimizer, sched_kind, schedule,
                     events += (alive[c] > 0.0) & (np.sqrt(step[c]) <= xtol)
             if events > 0:
                 for c in range(w):
-                    if alive[c] == 0.0:
-                        continue
-                    code = -1
-                    for d in range(dim):
-                        if not abs(X[d, c]) <= bound:
-                            code = DIVERGED
-                    if code < 0 and ftol > 0.0 and abs(F[c] - F_prev[c]) <= ftol:
-                        code = CONVERGED
-                    if code < 0 and xtol > 0.0 and np.sqrt(step[c]) <= xtol:
-                        code = CONVERGED
-                    if code >= 0:
-                        _finish(X, V, S, x0, c, start, epoch, code, x_out, nit, status,
-                                alive, rate)
-                        n_left -= 1
+                    if alive[c] > 0.0:
+                        code = -1
+                        for d in range(dim):
+                            if not abs(X[d, c]) <= bound:
+                                code = DIVERGED
+                        if code < 0 and ftol > 0.0 and abs(F[c] - F_prev[c]) <= ftol:
+                            code = CONVERGED
+                        if code < 0 and xtol > 0.0 and np.sqrt(step[c]) <= xtol:
+                            code = CONVERGED
+                        if code < 0 and lane_epoch[c] >= epochs:
+                            code = MAX_EPOCHS
+                        if code >= 0:
+                            _finish(X, V, S, x0, c, code, x_out, nit, status, alive, rate,
+                                    lane_run, lane_epoch, False)
+                    if lane_run[c] < 0 and alive[c] == 0.0 and not fresh[c]:
+                        if next_run < end:
+                            _load(c, next_run, X, V, S, P1, P2, H, lr_now, rate, alive,
+                                  fresh, lane_run, lane_epoch, slot, countdown, x0, lr,
+                                  hyper, schedule, rec_runs)
+                            next_run += 1
+                            any_fresh = True
+                        elif slot[c] != -2:
+                            slot[c] = -2  # retired: no run left for this lane
+                            n_active -= 1
             if ftol > 0.0:
                 F_prev[:] = F
-            if n_left == 0:
-                break
 
-        for c in range(w):
-            if alive[c] > 0.0:
-                _finish(X, V, S, x0, c, start, epochs, MAX_EPOCHS, x_out, nit, status,
-                        alive, rate)
-            for d in range(dim):
-                X[d, c] = x_out[start + c, d]
-        fun(X, data, all_rows, F)
-        for c in range(w):
-            f_out[start + c] = F[c]
-            if not abs(F[c]) < np.inf:
-                status[start + c] = DIVERGED
+        # Final values, a block at a time, at the points the runs ended on.
+        for group in range(first, end, w):
+            wg = min(w, end - group)
+            Xg = np.empty((dim, wg))
+            Fg = np.empty(wg)
+            for c in range(wg):
+                for d in range(dim):
+                    Xg[d, c] = x_out[group + c, d]
+            fun(Xg, data, all_rows, Fg)
+            for c in range(wg):
+                f_out[group + c] = Fg[c]
+                if not abs(Fg[c]) < np.inf:
+                    status[group + c] = DIVERGED
 
 
 @jit(inline="always")
-def _update(optimizer, X, G, V, S, P1, P2, rate, hyper, start):
+def _update(optimizer, X, G, V, S, P1, P2, rate, H):
     """One update of a block, in place.  Each branch is its own loop nest over
     (dim, lanes) so that the lane loop vectorises; the rules are documented in
     fastgd.optimizers and mirrored by fastgd.reference."""
@@ -315,38 +385,38 @@ def _update(optimizer, X, G, V, S, P1, P2, rate, hyper, start):
     if optimizer == MOMENTUM:
         for d in range(dim):
             for c in range(w):
-                V[d, c] = hyper[0, start + c] * V[d, c] - rate[c] * G[d, c]
+                V[d, c] = H[0, c] * V[d, c] - rate[c] * G[d, c]
                 X[d, c] = X[d, c] + V[d, c]
     elif optimizer == MOMENTUM_TORCH:
         for d in range(dim):
             for c in range(w):
-                V[d, c] = hyper[0, start + c] * V[d, c] + G[d, c]
+                V[d, c] = H[0, c] * V[d, c] + G[d, c]
                 X[d, c] = X[d, c] - rate[c] * V[d, c]
     elif optimizer == NESTEROV:
         for d in range(dim):
             for c in range(w):
-                mu = hyper[0, start + c]
+                mu = H[0, c]
                 V[d, c] = mu * V[d, c] + G[d, c]
                 X[d, c] = X[d, c] - rate[c] * (G[d, c] + mu * V[d, c])
     elif optimizer == ADAGRAD:
         for d in range(dim):
             for c in range(w):
                 S[d, c] = S[d, c] + G[d, c] * G[d, c]
-                X[d, c] = X[d, c] - rate[c] * G[d, c] / (np.sqrt(S[d, c]) + hyper[0, start + c])
+                X[d, c] = X[d, c] - rate[c] * G[d, c] / (np.sqrt(S[d, c]) + H[0, c])
     elif optimizer == RMSPROP:
         for d in range(dim):
             for c in range(w):
-                alpha = hyper[0, start + c]
+                alpha = H[0, c]
                 S[d, c] = alpha * S[d, c] + (1.0 - alpha) * G[d, c] * G[d, c]
-                X[d, c] = X[d, c] - rate[c] * G[d, c] / (np.sqrt(S[d, c]) + hyper[1, start + c])
+                X[d, c] = X[d, c] - rate[c] * G[d, c] / (np.sqrt(S[d, c]) + H[1, c])
     elif optimizer == ADAM or optimizer == ADAMW:
         for c in range(w):
-            P1[c] = P1[c] * hyper[0, start + c]
-            P2[c] = P2[c] * hyper[1, start + c]
+            P1[c] = P1[c] * H[0, c]
+            P2[c] = P2[c] * H[1, c]
         for d in range(dim):
             for c in range(w):
-                b1 = hyper[0, start + c]
-                b2 = hyper[1, start + c]
+                b1 = H[0, c]
+                b2 = H[1, c]
                 V[d, c] = b1 * V[d, c] + (1.0 - b1) * G[d, c]
                 S[d, c] = b2 * S[d, c] + (1.0 - b2) * G[d, c] * G[d, c]
         if optimizer == ADAM:
@@ -354,15 +424,15 @@ def _update(optimizer, X, G, V, S, P1, P2, rate, hyper, start):
                 for c in range(w):
                     m_hat = V[d, c] / (1.0 - P1[c])
                     s_hat = S[d, c] / (1.0 - P2[c])
-                    step = m_hat / (np.sqrt(s_hat) + hyper[2, start + c])
+                    step = m_hat / (np.sqrt(s_hat) + H[2, c])
                     X[d, c] = X[d, c] - rate[c] * step
         else:
             for d in range(dim):
                 for c in range(w):
                     m_hat = V[d, c] / (1.0 - P1[c])
                     s_hat = S[d, c] / (1.0 - P2[c])
-                    step = m_hat / (np.sqrt(s_hat) + hyper[2, start + c])
-                    X[d, c] = X[d, c] - rate[c] * (step + hyper[3, start + c] * X[d, c])
+                    step = m_hat / (np.sqrt(s_hat) + H[2, c])
+                    X[d, c] = X[d, c] - rate[c] * (step + H[3, c] * X[d, c])
     else:
         for d in range(dim):
             for c in range(w):
@@ -370,7 +440,8 @@ def _update(optimizer, X, G, V, S, P1, P2, rate, hyper, start):
 
 
 @jit(inline="always")
-def _check_gtol(X, G, V, S, x0, gtol, start, epoch, norm, x_out, nit, status, alive, rate):
+def _check_gtol(X, G, V, S, x0, gtol, norm, x_out, nit, status, alive, rate, lane_run,
+                lane_epoch):
     """Finish the lanes whose gradient norm is <= gtol; return how many."""
     dim, w = X.shape
     norm[:] = 0.0
@@ -384,8 +455,8 @@ def _check_gtol(X, G, V, S, x0, gtol, start, epoch, norm, x_out, nit, status, al
     if events > 0:
         for c in range(w):
             if alive[c] > 0.0 and np.sqrt(norm[c]) <= gtol:
-                _finish(X, V, S, x0, c, start, epoch - 1, CONVERGED, x_out, nit, status,
-                        alive, rate)
+                _finish(X, V, S, x0, c, CONVERGED, x_out, nit, status, alive, rate,
+                        lane_run, lane_epoch, True)
                 finished += 1
     return finished
 

@@ -148,3 +148,20 @@ def test_user_problem_compiles_once_per_worker():
     np.testing.assert_allclose(res.x, 1.5)
     assert compiled == 1
     assert numba  # the worker imported numba on its own
+
+
+@pytest.mark.parametrize("options", [
+    {"ftol": 1e-12},
+    {"xtol": 1e-7, "optimizer": "momentum", "momentum": 0.5},
+    {"gtol": 1e-6, "optimizer": "adam", "schedule": fg.step_decay(every=25, factor=0.7)},
+])
+def test_lanes_refilled_after_early_exit_give_the_same_runs(options):
+    # 25,600 runs: large enough that each parallel task streams several blocks
+    # of runs through its lanes, refilling lanes as runs stop; chunks of 64
+    # runs never refill.  Every run must come out the same, bit for bit.
+    kw = dict(x0=np.linspace(-3, 3, 160), lr=np.geomspace(1e-3, 0.3, 160), epochs=300,
+              record=[5, 12_345, 25_599], **options)
+    streamed = fg.sweep(fg.problems.quartic, **kw)
+    blockwise = fg.sweep(fg.problems.quartic, chunk_size=64, **kw)
+    assert_same(streamed, blockwise)
+    assert 0 < streamed.counts()["converged"] < streamed.size
