@@ -203,14 +203,14 @@ def _run(problem, x0, *, lr, epochs, optimizer="gd", momentum=None, beta1=None,
     rec_x = np.full((rec_runs.size, epochs + 1, problem.dim), np.nan)
     rec_f = np.full((rec_runs.size, epochs + 1), np.nan)
 
-    def collect(start, stop, out):
-        x_out[start:stop] = out["x"]
-        f_out[start:stop] = out["fun"]
-        nit[start:stop] = out["nit"]
-        status[start:stop] = out["status"]
+    def collect(start, stop, chunk):
+        x_out[start:stop] = chunk["x"]
+        f_out[start:stop] = chunk["fun"]
+        nit[start:stop] = chunk["nit"]
+        status[start:stop] = chunk["status"]
         lo, hi = np.searchsorted(rec_runs, [start, stop])
-        rec_x[lo:hi] = out["rec_x"]
-        rec_f[lo:hi] = out["rec_f"]
+        rec_x[lo:hi] = chunk["rec_x"]
+        rec_f[lo:hi] = chunk["rec_f"]
 
     store = None
     if out is not None:
