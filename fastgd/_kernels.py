@@ -320,8 +320,11 @@ def _descend(grad, fun, x0, lr, hyper, optimizer, sched_kind, schedule,
                 for c in range(w):
                     # Written so that NaN fails the test too.
                     events += 0 if abs(X[d, c]) <= bound else 1
-            for c in range(w):
-                events += (alive[c] > 0.0) & (lane_epoch[c] >= epochs)
+            if refill:
+                for c in range(w):
+                    events += (alive[c] > 0.0) & (lane_epoch[c] >= epochs)
+            elif lane_epoch[0] >= epochs:
+                events += 1  # lanes in step: all reach the budget together
             if ftol > 0.0:
                 for c in range(w):
                     events += (alive[c] > 0.0) & (abs(F[c] - F_prev[c]) <= ftol)
