@@ -198,10 +198,17 @@ class Problem:
         return row
 
     def _kernel_functions(self):
-        # The adapters are compiled on first use, once per problem object.
+        # The adapters are compiled on first use, once per process for the same
+        # functions: a problem rebuilt from them in a loop compiles nothing new.
         if self._adapted is None:
-            self._adapted = self._adapt()
+            key = self._adapter_key()
+            if key not in _ADAPTERS:
+                _ADAPTERS[key] = self._adapt()
+            self._adapted = _ADAPTERS[key]
         return self._adapted
+
+    def _adapter_key(self):
+        return (Problem, self.f, self.grad, self.dim, self.batched)
 
     def _adapt(self):
         f, grad, dim = self.f, self.grad, self.dim
@@ -279,6 +286,9 @@ class Problem:
         _, kgrad = self._kernel_functions()
         _kernels.get("gradient")(kgrad, pts, self._data, out)
         return out.reshape(shape + (self.dim,))
+
+
+_ADAPTERS = {}  # (kind, functions..., dim) -> compiled kernel functions
 
 
 class LeastSquares(Problem):
@@ -377,6 +387,9 @@ class LeastSquares(Problem):
         self._factory = (rebuild, ("least_squares", expression, params, name,
                                    self._data[0], self._data[1]))
         return self
+
+    def _adapter_key(self):
+        return (LeastSquares, self.model, self.model_grad, self.dim)
 
     def _adapt(self):
         model, model_grad, dim = self.model, self.model_grad, self.dim

@@ -95,3 +95,12 @@ def test_evaluation_accepts_read_only_arrays():
     np.testing.assert_allclose(fg.problems.saddle(points),
                                fg.problems.saddle(points.copy()))
     assert fg.problems.saddle.gradient(np.broadcast_to([0.0, 0.0], (4, 2))).shape == (4, 2)
+
+
+def test_rebuilding_a_problem_compiles_nothing_new():
+    from tests import user_problems
+    first = user_problems.shifted_bowl()
+    fg.minimize(first, x0=0.0, lr=0.1, epochs=3)
+    again = user_problems.shifted_bowl()
+    fg.minimize(again, x0=0.0, lr=0.1, epochs=3)
+    assert again._kernel_functions() is first._kernel_functions()
