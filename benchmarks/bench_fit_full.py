@@ -4,7 +4,6 @@ Every implementation of `_workloads.IMPLS` side by side, each checked against fa
 """
 
 import pytest
-
 from _workloads import IMPLS, bench_one
 
 

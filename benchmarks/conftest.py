@@ -7,7 +7,6 @@ default.  `report.py` runs them with ``--benchmark-enable`` and writes the table
 """
 
 import pytest
-
 from _workloads import SIZES, run_fastgd, size_from_env, workload
 
 

@@ -10,11 +10,17 @@ from .optimizers import OPTIMIZERS
 from .problem import LeastSquares, Problem
 from .result import Result, Status
 from .scan import LRScan, lr_scan
-from .schedules import (Schedule, cosine_decay, exponential_decay, inverse_time, multi_step,
-                        step_decay, warmup)
+from .schedules import (
+                        Schedule,
+                        cosine_decay,
+                        exponential_decay,
+                        inverse_time,
+                        multi_step,
+                        step_decay,
+                        warmup,
+)
 
-
-__all__ = sorted([
+__all__ = [
     "GradCheck",
     "LRScan",
     "LeastSquares",
@@ -41,4 +47,4 @@ __all__ = sorted([
     "sweep",
     "testfunctions",
     "warmup",
-])
+]

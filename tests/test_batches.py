@@ -2,12 +2,12 @@
 
 import numpy as np
 import pytest
-from tests.conftest import assert_path_close
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import fastgd as fg
 from fastgd import reference as ref
+from tests.conftest import assert_path_close
 
 PROBLEMS = {
     "exp_quadratic": (ref.exp_quadratic_grad, ref.exp_quadratic),

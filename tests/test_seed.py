@@ -3,10 +3,10 @@
 import numba
 import numpy as np
 import pytest
-from tests.conftest import assert_path_close
 
 import fastgd as fg
 from fastgd import reference as ref
+from tests.conftest import assert_path_close
 
 
 def test_exp_quadratic_first_example():

@@ -2,10 +2,10 @@
 
 import numpy as np
 import pytest
-from tests.conftest import assert_path_close
 
 import fastgd as fg
 from fastgd import reference as ref
+from tests.conftest import assert_path_close
 
 
 @pytest.mark.parametrize("tol", [{"xtol": 1e-6}, {"ftol": 1e-10}, {"gtol": 1e-5}])
