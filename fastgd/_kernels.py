@@ -215,6 +215,7 @@ def _descend(grad, fun, x0, lr, hyper, optimizer, sched_kind, schedule,
             next_run += 1
         n_active = w
         any_fresh = True
+        recording = False  # does any lane hold a recorded run?
 
         # Step decay without warm-up, the seed's schedule, gets a countdown per
         # lane instead of `epoch % every`: an integer division per lane and
@@ -237,7 +238,9 @@ def _descend(grad, fun, x0, lr, hyper, optimizer, sched_kind, schedule,
                 # Epoch 0 of newly loaded runs: f at the start point.
                 if want_f:
                     fun(X, data, all_rows, F)
+                recording = False
                 for c in range(w):
+                    recording = recording or slot[c] >= 0
                     if fresh[c]:
                         F_prev[c] = F[c]
                         k = slot[c]
@@ -301,12 +304,13 @@ def _descend(grad, fun, x0, lr, hyper, optimizer, sched_kind, schedule,
 
             if want_f:
                 fun(X, data, all_rows, F)
-            for c in range(w):
-                k = slot[c]
-                if k >= 0 and alive[c] > 0.0:
-                    for d in range(dim):
-                        rec_x[k, lane_epoch[c], d] = X[d, c]
-                    rec_f[k, lane_epoch[c]] = F[c]
+            if recording:  # a scalar walk over the lanes: only where it is needed
+                for c in range(w):
+                    k = slot[c]
+                    if k >= 0 and alive[c] > 0.0:
+                        for d in range(dim):
+                            rec_x[k, lane_epoch[c], d] = X[d, c]
+                        rec_f[k, lane_epoch[c]] = F[c]
 
             # Screen the whole block with branch-free lane loops (they
             # vectorise); look at single lanes only when something happened.
