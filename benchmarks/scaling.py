@@ -58,7 +58,7 @@ def main():
     lines += ["", "Below about 10^6 run-updates the fixed cost of a call (validation, "
               "probing, thread start-up: about 0.3 ms) dominates.  Above it the time is "
               "linear in run-updates plus a fixed cost per run (loading its start, its "
-              "final value, copying its outputs: about 60 ns), which is why 10^6 runs x "
+              "final value, copying its outputs: about 75 ns), which is why 10^6 runs x "
               "100 epochs cost more per run-update than 10^5 runs x 1000 epochs.", "",
               "| runs | epochs | peak resident memory | before the sweep |",
               "|---:|---:|---:|---:|"]
