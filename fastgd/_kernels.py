@@ -3,10 +3,11 @@
 Layout (see ``shared/PERFORMANCE.md``): runs are processed in blocks of
 ``LANES``; each block keeps its state as (dim, lanes) arrays for all of its
 epochs, and every inner loop runs across the lanes so that LLVM turns it into
-SIMD code.  The gradient is computed for a whole block in one call.  Lanes of
-a block that have finished keep being updated (branch-free inner loops) but
-their outputs were written when they finished and are never touched again.
-Nothing in here raises: each run ends with a status code.
+SIMD code.  The gradient is computed for a whole block in one call.  A lane
+whose run has finished writes its outputs at once and is frozen (start point,
+zero rate) so the inner loops stay branch-free; with tolerances it is then
+refilled with the next run of its task.  Nothing in here raises: each run ends
+with a status code.
 """
 
 import math

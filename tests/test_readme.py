@@ -1,0 +1,21 @@
+"""The README's Python examples run as written, in order, as one session."""
+
+import re
+from pathlib import Path
+
+import matplotlib
+
+README = Path(__file__).parents[1] / "README.md"
+
+
+def test_readme_examples_run():
+    matplotlib.use("Agg")
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+    assert len(blocks) >= 4
+    namespace = {}
+    for block in blocks:
+        if "LocalCluster" in block:
+            continue  # the Dask example is exercised by tests/test_scale.py
+        exec(compile(block, str(README), "exec"), namespace)
+    assert namespace["res"].dims == ("x0", "lr", "beta1")
+    assert namespace["fit"].n_data == 100
