@@ -372,12 +372,8 @@ def _descend(grad, fun, x0, lr, hyper, optimizer, sched_kind, schedule,
         # Final values, a block at a time, at the points the runs ended on.
         for group in range(first, end, w):
             wg = min(w, end - group)
-            Xg = np.empty((dim, wg))
             Fg = np.empty(wg)
-            for c in range(wg):
-                for d in range(dim):
-                    Xg[d, c] = x_out[group + c, d]
-            fun(Xg, data, all_rows, Fg)
+            fun(_block_of(x_out, group, wg), data, all_rows, Fg)
             for c in range(wg):
                 f_out[group + c] = Fg[c]
                 if not abs(Fg[c]) < np.inf:
@@ -469,6 +465,16 @@ def _check_gtol(X, G, V, S, x0, gtol, norm, x_out, nit, status, alive, rate, lan
     return finished
 
 
+@jit(inline="always")
+def _block_of(points, start, w):
+    """Runs ``start .. start + w`` of ``points`` (runs, dim) as a (dim, w) block."""
+    X = np.empty((points.shape[1], w))
+    for c in range(w):
+        for d in range(points.shape[1]):
+            X[d, c] = points[start + c, d]
+    return X
+
+
 EVAL_SIG = types.void(FUN_TYPE, _f8_2d, _f8_2d, _f8_1d)
 GRAD_EVAL_SIG = types.void(GRAD_TYPE, _f8_2d, _f8_2d, _f8_2d)
 
@@ -479,12 +485,8 @@ def _evaluate(fun, points, data, out):
     for block in prange((n + LANES - 1) // LANES):
         start = block * LANES
         w = min(LANES, n - start)
-        X = np.empty((dim, w))
         F = np.empty(w)
-        for c in range(w):
-            for d in range(dim):
-                X[d, c] = points[start + c, d]
-        fun(X, data, all_rows, F)
+        fun(_block_of(points, start, w), data, all_rows, F)
         out[start:start + w] = F
 
 
@@ -494,12 +496,8 @@ def _gradient(grad, points, data, out):
     for block in prange((n + LANES - 1) // LANES):
         start = block * LANES
         w = min(LANES, n - start)
-        X = np.empty((dim, w))
         G = np.empty((dim, w))
-        for c in range(w):
-            for d in range(dim):
-                X[d, c] = points[start + c, d]
-        grad(X, data, all_rows, G)
+        grad(_block_of(points, start, w), data, all_rows, G)
         for c in range(w):
             for d in range(dim):
                 out[start + c, d] = G[d, c]
