@@ -8,27 +8,11 @@ from . import __version__, _execute, _kernels
 from . import _validate as check
 from .optimizers import _RANGES as _HYPER_RANGES
 from .optimizers import HYPER_PARAMETERS, SPECS
-from .problem import Problem
+from .problem import Problem, as_points
 from .result import Result, Status
 from .schedules import Schedule
 
 _OPTIMIZERS = {name: spec.code for name, spec in SPECS.items()}
-
-
-def _starts(problem, x0):
-    """x0 as an array of shape batch + (dim,), validated."""
-    x0 = check.real_array(x0, "x0")
-    if problem.dim == 1:
-        x0 = x0[..., None]
-    elif x0.ndim == 0 or x0.shape[-1] != problem.dim:
-        raise ValueError(
-            f"x0 must have shape (..., {problem.dim}) for the {problem.dim}-D problem "
-            f"{problem.name!r}, got shape {x0.shape}")
-    if x0.size == 0:
-        raise ValueError("x0 must not be empty")
-    if not np.all(np.isfinite(x0)):
-        raise ValueError("x0 must be finite (it contains NaN or inf)")
-    return x0
 
 
 def _hyper_parameters(optimizer, lr, momentum, schedule, **given):
@@ -153,7 +137,8 @@ def _run(problem, x0, *, lr, epochs, optimizer="gd", momentum=None, beta1=None,
     """Validate every argument, broadcast the batch, run the kernel(s), wrap the result."""
     if not isinstance(problem, Problem):
         raise TypeError(f"problem must be a fastgd.Problem, got {type(problem).__name__}")
-    x0 = _starts(problem, x0)
+    starts, start_shape = as_points(problem, x0, "x0")
+    x0 = starts.reshape(start_shape + (problem.dim,))
     hp = _hyper_parameters(optimizer, lr, momentum, schedule, beta1=beta1, beta2=beta2,
                            alpha=alpha, eps=eps, weight_decay=weight_decay)
     epochs = check.integer(epochs, "epochs", low=1)
@@ -193,7 +178,7 @@ def _run(problem, x0, *, lr, epochs, optimizer="gd", momentum=None, beta1=None,
     task = _Task(problem, shape, x0, hp, tuple(SPECS[optimizer].params), schedule,
                  (_OPTIMIZERS[optimizer], epochs, tols["xtol"], tols["ftol"], tols["gtol"],
                   float(bound), batch_size, bool(shuffle), seed), rec_runs)
-    problem._probe(x0.reshape(-1, problem.dim)[0])
+    problem._probe(starts[0])
     problem._kernel_functions()  # compile a user's adapters once, here, not per chunk
 
     x_out = np.empty((size, problem.dim))

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _kernels
-from .problem import Problem, _as_points
+from .problem import Problem, as_points
 
 __all__ = ["GradCheck", "check_grad"]
 
@@ -86,11 +86,7 @@ def check_grad(problem, points, *, step=None, tol=1e-5):
     """
     if not isinstance(problem, Problem):
         raise TypeError(f"problem must be a fastgd.Problem, got {type(problem).__name__}")
-    pts, shape = _as_points(problem, points)
-    if pts.shape[0] == 0:
-        raise ValueError("points must not be empty")
-    if not np.all(np.isfinite(pts)):
-        raise ValueError("points must be finite")
+    pts, shape = as_points(problem, points, "points")
     if step is None:
         step = np.finfo(np.float64).eps ** (1 / 3)
     step = float(step)

@@ -6,6 +6,7 @@ import numpy as np
 from numba.extending import is_jitted
 
 from . import _kernels
+from . import _validate as check
 from ._config import FUN_SIG, GRAD_SIG, jit
 
 _NO_DATA = np.empty((0, 0))
@@ -18,28 +19,26 @@ def _require_jitted(func, name):
             f"(got {func!r})")
 
 
-def _positive_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1, got {value}")
-    return int(value)
+def as_points(problem, x, name):
+    """Validated points as ``(flat, batch_shape)``: ``flat`` a C-contiguous
+    (runs, dim) float64 copy, writeable as the kernels' signatures require
+    (a read-only view, np.asarray of a JAX array or a broadcast, is not).
 
-
-def _as_points(problem, x):
-    """Points as a C-contiguous (n, dim) float64 array, and the batch shape."""
-    x = np.asarray(x, dtype=np.float64)
+    For a 1-D problem every element of ``x`` is a point; otherwise the last
+    axis has length ``dim``.  Errors name the argument ``name``.
+    """
+    x = check.real_array(x, name)
     if problem.dim == 1:
-        shape, dim_shape = x.shape, (-1, 1)
+        x = x[..., None]
     elif x.ndim == 0 or x.shape[-1] != problem.dim:
         raise ValueError(
-            f"x must have shape (..., {problem.dim}) for the {problem.dim}-D problem "
-            f"{problem.name!r}, got {x.shape}")
-    else:
-        shape, dim_shape = x.shape[:-1], (-1, problem.dim)
-    # A copy, always: the kernels' signatures take writeable C-contiguous arrays,
-    # which a read-only view (np.asarray of a JAX array, a broadcast) is not.
-    return np.array(x.reshape(dim_shape), order="C"), shape
+            f"{name} must have shape (..., {problem.dim}) for the {problem.dim}-D problem "
+            f"{problem.name!r}, got shape {x.shape}")
+    if x.size == 0:
+        raise ValueError(f"{name} must not be empty")
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"{name} must be finite (it contains NaN or inf)")
+    return np.array(x.reshape(-1, problem.dim), order="C"), x.shape[:-1]
 
 
 class Problem:
@@ -91,7 +90,7 @@ class Problem:
         _require_jitted(grad, "grad")
         self.f = f
         self.grad = grad
-        self.dim = _positive_int(dim, "dim")
+        self.dim = check.integer(dim, "dim", low=1)
         self.name = str(name) if name is not None else f.__name__
         self.batched = bool(batched)
         self._data = _NO_DATA
@@ -260,9 +259,7 @@ class Problem:
         >>> float(fg.problems.quartic(2.0))
         10.0
         """
-        pts, shape = _as_points(self, x)
-        if not np.all(np.isfinite(pts)):
-            raise ValueError("x must be finite")
+        pts, shape = as_points(self, x, "x")
         out = np.empty(pts.shape[0])
         self._probe(pts[0])
         kfun, _ = self._kernel_functions()
@@ -278,9 +275,7 @@ class Problem:
         >>> fg.problems.saddle.gradient([0.0, 0.0]).tolist()
         [1.0, 1.0]
         """
-        pts, shape = _as_points(self, x)
-        if not np.all(np.isfinite(pts)):
-            raise ValueError("x must be finite")
+        pts, shape = as_points(self, x, "x")
         out = np.empty_like(pts)
         self._probe(pts[0])
         _, kgrad = self._kernel_functions()
@@ -332,7 +327,7 @@ class LeastSquares(Problem):
         _require_jitted(model_grad, "model_grad")
         self.model = model
         self.model_grad = model_grad
-        self.dim = _positive_int(dim, "dim")
+        self.dim = check.integer(dim, "dim", low=1)
         self.name = str(name) if name is not None else model.__name__
         self.batched = False
         self._data = as_data(x, y)
