@@ -332,22 +332,15 @@ def least_squares(expr, params=None, *, name=None):
         "        for c in range(X.shape[1]):\n"
         "            G[d, c] /= m\n"
         "\n\n"
-        "# Per point, for LeastSquares' probe: model(theta, xi), model_grad(theta, xi, out).\n"
+        "# Per point, for drawing the fitted curve: model(theta, xi).\n"
         "def model(theta, x_i):\n"
         + "".join(f"    v_{n} = theta[{d}]\n" for d, n in enumerate(names))
         + f"    return {model_code}\n"
-        "\n\n"
-        "def model_grad(theta, x_i, out):\n"
-        + "".join(f"    v_{n} = theta[{d}]\n" for d, n in enumerate(names))
-        + "".join(f"    {mapping[t]} = {c}\n" for t, c in
-                  zip(tnames, _print_all([e for _, e in temps], mapping, allowed)))
-        + "".join(f"    out[{d}] = {c}\n" for d, c in
-                  enumerate(_print_all(reduced, mapping, allowed)))
     )
     (kfun, kgrad), namespace = _compile(source, ("f", "grad"), name or form.text)
     return SimpleNamespace(kfun=kfun, kgrad=kgrad, dim=len(names), variables=names,
                            source=source, name=name or form.text, sym=form.sym,
-                           model=namespace["model"], model_grad=namespace["model_grad"])
+                           model=namespace["model"])
 
 
 def rebuild(kind, expression, variables, name, x=None, y=None):

@@ -242,9 +242,14 @@ class Problem:
         return kfun, kgrad
 
     def _probe(self, point):
-        """Check the user's functions at ``point`` (shape (dim,)); raise ValueError."""
-        if self._builtin is not None:
-            return
+        """Check the user's functions at ``point`` (shape (dim,)); raise ValueError.
+
+        Built-in and generated problems are trusted and not probed.
+        """
+        if self._builtin is None:
+            self._probe_user(point)
+
+    def _probe_user(self, point):
         if self.batched:
             _probe_batched(self.f, self.grad, point, self.name)
         else:
@@ -377,7 +382,7 @@ class LeastSquares(Problem):
         built = least_squares(expression, params, name=name)
         self = cls._from_kernels(built.kfun, built.kgrad, built.dim, built.name,
                                  data=as_data(x, y))
-        self.model, self.model_grad = built.model, built.model_grad
+        self.model, self.model_grad = built.model, None  # model: for plot.fit's curve
         self.variables, self.source = tuple(built.variables), built.source
         self._factory = (rebuild, ("least_squares", expression, params, name,
                                    self._data[0], self._data[1]))
@@ -423,7 +428,7 @@ class LeastSquares(Problem):
                     G[d, c] /= m
         return kfun, kgrad
 
-    def _probe(self, point):
+    def _probe_user(self, point):
         xi = float(self._data[0, 0])
 
         def f(theta):
