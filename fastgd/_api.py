@@ -4,7 +4,7 @@ import dataclasses
 
 import numpy as np
 
-from . import __version__, _execute, _kernels
+from . import __version__, _execute, _identity, _kernels
 from . import _validate as check
 from .optimizers import _RANGES as _HYPER_RANGES
 from .optimizers import HYPER_PARAMETERS, SPECS
@@ -122,10 +122,11 @@ class _Task:
 
     def fingerprint(self, chunk_size):
         """What identifies this batch for a resumable ``out=`` directory."""
-        hp = [part for name in sorted(self.hp) for part in (name, self.hp[name])]
-        return _execute.fingerprint(
-            __version__, repr(self.problem), self.problem._data, self.shape, self.x0,
-            *hp, self.optimizer_params, repr(self.schedule), self.settings, self.record,
+        schedule = None if self.schedule is None else (
+            self.schedule.name, self.schedule.kind, self.schedule.milestones)
+        return _identity.fingerprint(
+            __version__, *_identity.problem_parts(self.problem), self.shape, self.x0,
+            self.hp, self.optimizer_params, schedule, self.settings, self.record,
             chunk_size)
 
 
@@ -187,19 +188,28 @@ def _run(problem, x0, *, lr, epochs, optimizer="gd", momentum=None, beta1=None,
     status = np.empty(size, np.int8)
     rec_x = np.full((rec_runs.size, epochs + 1, problem.dim), np.nan)
     rec_f = np.full((rec_runs.size, epochs + 1), np.nan)
+    # Where each output of a chunk goes: per-run fields by run, trajectories by
+    # their place among the recorded runs.  It also says which arrays, shapes
+    # and dtypes a chunk read back from out= must have.
+    per_run = {"x": x_out, "fun": f_out, "nit": nit, "status": status}
+    per_record = {"rec_x": rec_x, "rec_f": rec_f}
+
+    def places(start, stop):
+        lo, hi = np.searchsorted(rec_runs, [start, stop])
+        return [(name, buf, slice(start, stop)) for name, buf in per_run.items()] + \
+            [(name, buf, slice(lo, hi)) for name, buf in per_record.items()]
+
+    def layout(start, stop):
+        return {name: (buf[rows].shape, buf.dtype) for name, buf, rows in places(start, stop)}
 
     def collect(start, stop, chunk):
-        x_out[start:stop] = chunk["x"]
-        f_out[start:stop] = chunk["fun"]
-        nit[start:stop] = chunk["nit"]
-        status[start:stop] = chunk["status"]
-        lo, hi = np.searchsorted(rec_runs, [start, stop])
-        rec_x[lo:hi] = chunk["rec_x"]
-        rec_f[lo:hi] = chunk["rec_f"]
+        for name, buf, rows in places(start, stop):
+            buf[rows] = chunk[name]
 
     store = None
     if out is not None:
-        store = _execute.ChunkStore(out, task.fingerprint(chunk_size), size, chunk_size)
+        store = _execute.ChunkStore(out, task.fingerprint(chunk_size), size, chunk_size,
+                                    layout)
     _execute.execute(task, size, chunk_size, collect, executor=executor, store=store,
                      progress=progress)
 
@@ -324,8 +334,13 @@ def minimize(problem, x0, *, lr, epochs, optimizer="gd", momentum=None, beta1=No
     out : str or path, optional
         A directory where each finished chunk is written as it completes.  Called
         again with the same arguments, the run resumes: chunks already there are
-        loaded, not recomputed.  A directory holding another batch's chunks is
-        refused with ValueError.
+        loaded, not recomputed.  The sweep's identity covers the problem (the
+        code of its functions and the values they use, its data and
+        parameters), every argument and fastgd's version; a directory holding
+        another sweep's chunks, or chunks without their manifest, is refused
+        with ValueError.  Each chunk carries that identity, its index and a
+        checksum: a chunk that fails a check is named in a warning and
+        computed again.
     progress : bool, optional
         A progress line on stderr (runs done, rate, time left) for work longer
         than a second.  Default: when stderr is a terminal.

@@ -13,9 +13,12 @@ import json
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
+
+from ._identity import feed_bytes
 
 #: Default chunk: about a million runs keeps the per-chunk inputs to tens of MB
 #: while each kernel call still has thousands of blocks for the threads.
@@ -32,8 +35,9 @@ def execute(task, size, chunk_size, on_chunk, *, executor=None, store=None, prog
     bar = Progress(size, progress)
     todo = []
     for index, (start, stop) in enumerate(bounds):
-        if store is not None and store.has(index):
-            on_chunk(start, stop, store.load(index))
+        saved = store.load(index) if store is not None else None
+        if saved is not None:
+            on_chunk(start, stop, saved)
             bar.update(stop - start)
         else:
             todo.append(index)
@@ -61,28 +65,48 @@ def execute(task, size, chunk_size, on_chunk, *, executor=None, store=None, prog
 class ChunkStore:
     """Finished chunks of one sweep in a directory, so an interrupted sweep resumes.
 
-    Layout: ``manifest.json`` (format, version, the fingerprint of the sweep's
-    arguments, the chunking) and one ``chunk-NNNNNN.npz`` per finished chunk,
-    each written to a temporary name and renamed, so a chunk on disk is whole.
+    Layout: ``manifest.json`` (format, version, the sweep's identity, the
+    chunking) and one ``chunk-NNNNNN.npz`` per finished chunk, each written to
+    a temporary name and renamed, so a chunk on disk is whole.  Each chunk also
+    holds, in its ``__chunk__`` entry, the sweep's identity, its index and run
+    range, and the SHA-256 of its arrays; `load` checks all of them and the
+    arrays' names, dtypes and shapes, and treats a chunk failing any check
+    (or unreadable) as missing: it names the file in a warning, deletes it, and
+    the chunk is computed again.
+
+    ``layout(start, stop)`` gives the ``{name: (shape, dtype)}`` a chunk of
+    runs ``[start, stop)`` must have.
     """
 
     FORMAT = "fastgd-chunks"
-    VERSION = 1
+    VERSION = 2
 
-    def __init__(self, path, fingerprint, size, chunk_size):
+    def __init__(self, path, identity, size, chunk_size, layout):
         self.path = Path(path)
+        self.identity = identity
+        self.bounds = chunk_bounds(size, chunk_size)
+        self.layout = layout
         manifest = {"format": self.FORMAT, "version": self.VERSION,
-                    "fingerprint": fingerprint, "size": size, "chunk_size": chunk_size}
+                    "fingerprint": identity, "size": size, "chunk_size": chunk_size}
+        if self.path.exists() and not self.path.is_dir():
+            raise ValueError(f"out={str(path)!r} exists and is not a directory")
         file = self.path / "manifest.json"
-        if file.exists():
-            found = json.loads(file.read_text())
-            if found != manifest:
-                raise ValueError(
-                    f"out={str(path)!r} holds the chunks of a different sweep (other "
-                    "arguments or chunk_size); remove it or choose another path")
-        else:
-            self.path.mkdir(parents=True, exist_ok=True)
-            _atomic_write(file, json.dumps(manifest, indent=1).encode())
+        chunks = sorted(self.path.glob("chunk-*.npz")) if self.path.is_dir() else []
+        found = _read_manifest(file) if file.exists() else None
+        if found == manifest:
+            return
+        if isinstance(found, dict) and found.get("format") == self.FORMAT:
+            raise ValueError(
+                f"out={str(path)!r} holds the chunks of a different sweep (other "
+                "arguments, problem or chunk_size); remove it or choose another path")
+        if chunks:
+            what = "is missing" if not file.exists() else "is damaged"
+            raise ValueError(
+                f"{str(file)!r} {what}, so the {len(chunks)} chunk file(s) in "
+                f"{str(path)!r} cannot be told apart from another sweep's; remove the "
+                "directory (or the chunk files) or choose another path")
+        self.path.mkdir(parents=True, exist_ok=True)
+        _atomic_write(file, json.dumps(manifest, indent=1).encode())
 
     def _file(self, index):
         return self.path / f"chunk-{index:06d}.npz"
@@ -91,32 +115,91 @@ class ChunkStore:
         return self._file(index).exists()
 
     def load(self, index):
-        with np.load(self._file(index)) as data:
-            return {name: data[name] for name in data.files}
+        """The chunk's arrays, or None if it is not there or fails a check."""
+        file = self._file(index)
+        if not file.exists():
+            return None
+        try:
+            return self._verified(index, file)
+        except ValueError as err:
+            warnings.warn(f"out= chunk {str(file)!r} is unusable ({err}); "
+                          "computing it again", UserWarning, stacklevel=4)
+            file.unlink(missing_ok=True)
+            return None
+
+    def _verified(self, index, file):
+        try:
+            # Our own handle: np.load leaves its file open when the zip is bad.
+            with open(file, "rb") as fh, np.load(fh, allow_pickle=False) as npz:
+                arrays = {name: npz[name] for name in npz.files}
+        except Exception as err:  # noqa: BLE001 - zip, zlib, npy and OS errors alike
+            raise ValueError(f"unreadable: {type(err).__name__}: {err}") from None
+        meta = _json_entry(arrays.pop("__chunk__", None))
+        if meta is None:
+            raise ValueError("no readable __chunk__ entry")
+        if meta.get("identity") != self.identity:
+            raise ValueError("written by a different sweep")
+        start, stop = self.bounds[index]
+        found = [meta.get(key) for key in ("index", "start", "stop")]
+        if [type(v) for v in found] != [int] * 3 or found != [index, start, stop]:
+            raise ValueError(f"holds chunk {meta.get('index')!r} (runs "
+                             f"{meta.get('start')!r}..{meta.get('stop')!r}), not chunk "
+                             f"{index} (runs {start}..{stop})")
+        want = self.layout(start, stop)
+        if set(arrays) != set(want):
+            raise ValueError(f"arrays {sorted(arrays)}, expected {sorted(want)}")
+        for name, (shape, dtype) in want.items():
+            if arrays[name].shape != tuple(shape) or arrays[name].dtype != dtype:
+                raise ValueError(f"array {name!r} has shape {arrays[name].shape} and dtype "
+                                 f"{arrays[name].dtype}, expected {tuple(shape)} and "
+                                 f"{np.dtype(dtype)}")
+        if meta.get("sha256") != checksum(arrays):
+            raise ValueError("its checksum does not match its arrays")
+        return arrays
 
     def save(self, index, out):
+        start, stop = self.bounds[index]
+        meta = {"identity": self.identity, "index": index, "start": start, "stop": stop,
+                "sha256": checksum(out)}
         tmp = self._file(index).with_suffix(".tmp")
         with open(tmp, "wb") as fh:
-            np.savez(fh, **out)
+            np.savez(fh, __chunk__=np.array(json.dumps(meta)), **out)
         os.replace(tmp, self._file(index))
+
+
+def checksum(arrays):
+    """SHA-256 of named arrays: names, dtypes, shapes and bytes, in name order."""
+    digest = hashlib.sha256()
+    for name in sorted(arrays):
+        a = np.ascontiguousarray(arrays[name])
+        digest.update(repr((name, a.dtype.str, a.shape)).encode())
+        feed_bytes(digest, a)
+    return digest.hexdigest()
+
+
+def _json_entry(entry):
+    """A JSON object stored as a 0-d unicode array, or None if it is anything else."""
+    if not isinstance(entry, np.ndarray) or entry.shape != () or entry.dtype.kind != "U":
+        return None
+    try:
+        value = json.loads(str(entry))
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _read_manifest(file):
+    try:
+        value = json.loads(file.read_text())
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def _atomic_write(file, data):
     tmp = file.with_suffix(".tmp")
     tmp.write_bytes(data)
     os.replace(tmp, file)
-
-
-def fingerprint(*parts):
-    """SHA-256 of arrays and plain values, in order: what identifies a sweep."""
-    digest = hashlib.sha256()
-    for part in parts:
-        if isinstance(part, np.ndarray):
-            digest.update(repr((part.dtype.str, part.shape)).encode())
-            digest.update(np.ascontiguousarray(part).tobytes())
-        else:
-            digest.update(repr(part).encode())
-    return digest.hexdigest()
 
 
 class Progress:

@@ -1,0 +1,371 @@
+"""Fault injection: damaged files, stale and foreign chunks, kills mid-sweep.
+
+Every test here compares against a sweep computed without faults (bit for bit)
+or checks that the damage is named; random damage is seeded, so a failure
+reproduces.
+"""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numba
+import numpy as np
+import pytest
+
+import fastgd as fg
+from fastgd import _execute, _identity
+
+FIELDS = ("x", "fun", "nit", "status", "success", "recorded", "path_x", "path_fun")
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def assert_same(a, b):
+    for field in FIELDS:
+        np.testing.assert_array_equal(getattr(a, field), getattr(b, field), err_msg=field)
+
+
+def quartic(**options):
+    options.setdefault("chunk_size", 300)
+    return fg.sweep(fg.problems.quartic, x0=np.linspace(-3, 3, 61),
+                    lr=np.geomspace(1e-3, 0.3, 37), epochs=60, ftol=1e-12,
+                    record=[0, 1000, 2256], **options)
+
+
+@pytest.fixture(scope="module")
+def reference():
+    return quartic()
+
+
+@pytest.fixture()
+def saved(tmp_path, reference):
+    out = tmp_path / "sweep"
+    assert_same(quartic(out=out), reference)
+    return out
+
+
+def chunks(out):
+    return sorted(out.glob("chunk-*.npz"))
+
+
+# --- the sweep's identity ------------------------------------------------------
+
+def jitted(source, **scope):
+    """Functions compiled from ``source`` in a fresh module-like namespace."""
+    namespace = {"numba": numba, "np": np, **scope}
+    exec(textwrap.dedent(source), namespace)
+    return namespace
+
+
+BOWL = """
+@numba.njit
+def f(x):
+    return (x[0] - {c}) ** 2
+
+@numba.njit
+def g(x, out):
+    out[0] = 2.0 * (x[0] - {c})
+"""
+
+
+def test_redefined_function_of_the_same_name_is_not_reused(tmp_path):
+    # The issue's reproducer: f and g redefined with the same names.
+    out = tmp_path / "d"
+    first = jitted(BOWL.format(c="0.0"))
+    a = fg.sweep(fg.Problem(first["f"], first["g"], dim=1), x0=[1.0, 2.0], lr=[0.1],
+                 epochs=30, out=out)
+    np.testing.assert_allclose(a.x[:, 0, 0], [0.0012379, 0.0024759], rtol=1e-4)
+    second = jitted(BOWL.format(c="3.0"))
+    with pytest.raises(ValueError, match="different sweep"):
+        fg.sweep(fg.Problem(second["f"], second["g"], dim=1), x0=[1.0, 2.0], lr=[0.1],
+                 epochs=30, out=out)
+
+
+def identity(problem):
+    return _identity.fingerprint(*_identity.problem_parts(problem))
+
+
+def closure_bowl(c):
+    @numba.njit
+    def f(x):
+        return (x[0] - c) ** 2
+
+    @numba.njit
+    def g(x, out):
+        out[0] = 2.0 * (x[0] - c)
+    return fg.Problem(f, g, dim=1)
+
+
+GLOBAL_BOWL = """
+@numba.njit
+def shift(x):
+    return x - C
+
+@numba.njit
+def f(x, scale=SCALE):
+    return scale * shift(x[0]) ** 2
+
+@numba.njit
+def g(x, out):
+    out[0] = 2.0 * shift(x[0])
+"""
+
+
+def global_bowl(**scope):
+    scope = {"C": 1.0, "SCALE": 1.0, **scope}
+    ns = jitted(GLOBAL_BOWL, **scope)
+    return fg.Problem(ns["f"], ns["g"], dim=1)
+
+
+def test_identity_covers_code_closures_globals_defaults_and_parameters():
+    same = [identity(closure_bowl(1.0)), identity(closure_bowl(1.0))]
+    assert same[0] == same[1]
+    assert identity(closure_bowl(1.0)) != identity(closure_bowl(1.0 + 2**-40))
+    assert identity(global_bowl()) == identity(global_bowl())
+    assert identity(global_bowl()) != identity(global_bowl(C=2.0))
+    assert identity(global_bowl()) != identity(global_bowl(C=np.float64(1.0)))
+    assert identity(global_bowl()) != identity(global_bowl(SCALE=2.0))
+    # A helper referenced as a global is hashed by its own code.
+    helper = jitted("@numba.njit\ndef shift(x):\n    return x + 1.0 - 2.0\n")["shift"]
+    ns = jitted(GLOBAL_BOWL, C=1.0, SCALE=1.0)
+    ns["f"].py_func.__globals__["shift"] = helper
+    assert identity(fg.Problem(ns["f"], ns["g"], dim=1)) != identity(global_bowl())
+    # Parameters of fastgd's own factories, exactly.
+    q = fg.problems.quadratic
+    assert q(2, 1e6).name == q(2, 1.000004e6).name
+    assert identity(q(2, 1e6)) != identity(q(2, 1.000004e6))
+    assert identity(q(2, 1e6, seed=1)) != identity(q(2, 1e6, seed=2))
+    assert identity(q(3, 10.0)) == identity(q(3, 10.0))
+    # Formulas given the same name; a least-squares model that changed.
+    e = fg.Problem.from_expression
+    assert identity(e("x**2", name="p")) != identity(e("x**2 + 1e-9*x", name="p"))
+    x = np.linspace(0, 1, 5)
+    lsq = fg.LeastSquares.from_expression
+    assert identity(lsq("a*x", x=x, y=x)) != identity(lsq("a*x", x=x, y=x + 1e-12))
+    lines = [jitted(f"""
+        @numba.njit
+        def model(theta, xi):
+            return theta[0] * xi + {c}
+
+        @numba.njit
+        def model_grad(theta, xi, out):
+            out[0] = xi
+        """) for c in ("0.0", "1.0")]
+    fits = [fg.LeastSquares(ns["model"], ns["model_grad"], x, x, dim=1) for ns in lines]
+    assert identity(fits[0]) != identity(fits[1])
+
+
+def test_identity_is_the_same_in_another_process():
+    # A resumed sweep is usually a new process: the identity must not depend
+    # on addresses, hash randomisation or the order things were imported in.
+    code = textwrap.dedent("""
+        import fastgd as fg
+        from fastgd import _identity
+        from tests import user_problems
+        for p in (user_problems.shifted_bowl(), fg.problems.quadratic(3, 50.0, seed=1),
+                  fg.Problem.from_expression("x**2 + sin(y)"), fg.problems.saddle):
+            print(_identity.fingerprint(*_identity.problem_parts(p)))
+    """)
+    from tests import user_problems
+    env = dict(os.environ, PYTHONHASHSEED="123")
+    here = [identity(p) for p in (user_problems.shifted_bowl(),
+                                  fg.problems.quadratic(3, 50.0, seed=1),
+                                  fg.Problem.from_expression("x**2 + sin(y)"),
+                                  fg.problems.saddle)]
+    there = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True,
+                           capture_output=True, text=True, timeout=300).stdout.split()
+    assert there == here
+
+
+def test_every_argument_is_part_of_the_identity(tmp_path):
+    out = tmp_path / "s"
+    kw = dict(x0=[1.0, 2.0], lr=[0.01, 0.02], epochs=5, chunk_size=1)
+    fg.sweep(fg.problems.quartic, out=out, **kw)
+    for change in [dict(epochs=6), dict(lr=[0.01, 0.021]), dict(x0=[1.0, 2.0000001]),
+                   dict(optimizer="momentum"), dict(record=[1]), dict(ftol=1e-9),
+                   dict(schedule=fg.step_decay(2, 0.5)), dict(chunk_size=2),
+                   dict(bound=1e9)]:
+        with pytest.raises(ValueError, match="different sweep"):
+            fg.sweep(fg.problems.quartic, out=out, **{**kw, **change})
+
+
+# --- damaged chunk directories ---------------------------------------------------
+
+def resume_warns(out, reference, damaged):
+    """Resume from ``out``: equal to ``reference``, one warning per damaged file."""
+    with pytest.warns(UserWarning) as caught:
+        again = quartic(out=out)
+    assert_same(again, reference)
+    named = {Path(m) for w in caught for m in [str(w.message).split("'")[1]]}
+    assert named == set(damaged)
+    for w in caught:
+        assert "computing it again" in str(w.message)
+    return [str(w.message) for w in caught]
+
+
+def test_chunk_copied_over_another_is_recomputed(saved, reference):
+    files = chunks(saved)
+    shutil.copy(files[1], files[4])
+    messages = resume_warns(saved, reference, [files[4]])
+    assert "not chunk 4" in messages[0]
+    assert len(chunks(saved)) == len(files)  # rewritten
+
+
+def test_chunk_of_another_sweep_is_recomputed(saved, reference, tmp_path):
+    other = tmp_path / "other"
+    quartic(out=other, xtol=1e-9)
+    shutil.copy(chunks(other)[2], chunks(saved)[2])
+    messages = resume_warns(saved, reference, [chunks(saved)[2]])
+    assert "different sweep" in messages[0]
+
+
+def rewrite(file, change):
+    """Rewrite a chunk with ``change(arrays, meta)`` applied, checksum recomputed
+    (a careful forgery: only the shape checks can catch it)."""
+    with np.load(file) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    meta = json.loads(str(arrays.pop("__chunk__")))
+    change(arrays, meta)
+    meta["sha256"] = _execute.checksum(arrays)
+    np.savez(file, __chunk__=np.array(json.dumps(meta)), **arrays)
+
+
+@pytest.mark.parametrize("change, reason", [
+    (lambda a, m: a.update(x=a["x"][:1], fun=a["fun"][:1]), "shape"),
+    (lambda a, m: a.update(nit=a["nit"].astype(np.int32)), "dtype"),
+    (lambda a, m: a.pop("rec_f"), "arrays"),
+    (lambda a, m: a.update(extra=np.zeros(3)), "arrays"),
+    (lambda a, m: m.update(index=True), "not chunk"),
+    (lambda a, m: m.update(start=-5), "not chunk"),
+])
+def test_forged_chunk_with_valid_checksum_is_caught(saved, reference, change, reason):
+    file = chunks(saved)[0]
+    rewrite(file, change)
+    assert reason in resume_warns(saved, reference, [file])[0]
+
+
+def test_edited_values_fail_the_checksum(saved, reference):
+    file = chunks(saved)[3]
+    with np.load(file) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    arrays["x"] = arrays["x"] + 1e-12
+    np.savez(file, **arrays)
+    assert "checksum" in resume_warns(saved, reference, [file])[0]
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_random_byte_damage_to_chunks(saved, reference, seed):
+    rng = np.random.default_rng(seed)
+    files = chunks(saved)
+    damaged = []
+    for file in rng.choice(files, size=rng.integers(1, 4), replace=False):
+        data = bytearray(file.read_bytes())
+        kind = rng.integers(3)
+        if kind == 0:      # flipped bytes anywhere
+            for pos in rng.integers(0, len(data), size=rng.integers(1, 6)):
+                data[pos] ^= int(rng.integers(1, 256))
+        elif kind == 1:    # truncated, as by a full disk
+            data = data[:rng.integers(0, len(data))]
+        else:              # a zeroed block, as by a bad sector
+            pos = rng.integers(0, len(data))
+            data[pos:pos + 512] = bytes(len(data[pos:pos + 512]))
+        file.write_bytes(bytes(data))
+        damaged.append(file)
+    # Some damage hits bytes a zip reader ignores (a timestamp): the chunk then
+    # loads, correct; whatever is named must be a damaged file.
+    import warnings
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        again = quartic(out=saved)
+    assert_same(again, reference)
+    for w in caught:
+        assert issubclass(w.category, UserWarning)
+        assert Path(str(w.message).split("'")[1]) in damaged
+
+
+@pytest.mark.parametrize("content", [b"", b"not a zip", b"PK\x03\x04" + bytes(100)])
+def test_unreadable_chunk_is_named(saved, reference, content):
+    file = chunks(saved)[2]
+    file.write_bytes(content)
+    assert "unreadable" in resume_warns(saved, reference, [file])[0]
+
+
+def test_pickled_chunk_is_not_loaded(saved, reference):
+    file = chunks(saved)[1]
+    with np.load(file) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    arrays["x"] = np.array([object()] * 3, dtype=object)
+    np.savez(file, allow_pickle=True, **arrays)
+    assert "unreadable" in resume_warns(saved, reference, [file])[0]
+
+
+def test_leftover_temporary_file_is_ignored(saved, reference):
+    (saved / "chunk-000002.tmp").write_bytes(b"half a chunk")
+    chunks(saved)[2].unlink()
+    assert_same(quartic(out=saved), reference)
+
+
+def test_manifest_missing_or_damaged(saved, reference, tmp_path):
+    manifest = saved / "manifest.json"
+    manifest.write_text("{not json")
+    with pytest.raises(ValueError, match="manifest.json.*is damaged"):
+        quartic(out=saved)
+    manifest.unlink()
+    with pytest.raises(ValueError, match="manifest.json.*is missing"):
+        quartic(out=saved)
+    # With no chunks left there is nothing to mistake: it starts afresh.
+    for file in chunks(saved):
+        file.unlink()
+    assert_same(quartic(out=saved), reference)
+    assert json.loads(manifest.read_text())["format"] == "fastgd-chunks"
+    # An empty or JSON-but-wrong manifest over an empty directory, likewise.
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "manifest.json").write_text("[1, 2]")
+    assert_same(quartic(out=empty), reference)
+
+
+def test_out_that_is_a_file_is_refused(tmp_path):
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(ValueError, match="not a directory"):
+        quartic(out=tmp_path / "f")
+
+
+# --- killed mid-sweep --------------------------------------------------------------
+
+KILLED = """
+import sys, time
+from tests.test_faults import quartic
+quartic(chunk_size=40)                        # compile
+start = time.perf_counter()
+quartic(chunk_size=40, out=sys.argv[1])       # how long a whole run takes here
+print(time.perf_counter() - start, flush=True)
+quartic(chunk_size=40, out=sys.argv[2])       # the run that is killed
+print("done", flush=True)
+"""
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_killed_at_a_random_point_resumes_bit_for_bit(tmp_path, seed):
+    rng = np.random.default_rng(seed)
+    out = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, "-c", KILLED, str(tmp_path / "timing"), str(out)],
+                            cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    with proc:
+        try:
+            whole = float(proc.stdout.readline())
+            time.sleep(rng.uniform(0.0, 0.6) * whole)
+            proc.send_signal(signal.SIGKILL)
+        finally:
+            proc.kill()
+            proc.wait(60)
+    done = len(chunks(out)) if out.exists() else 0
+    print(f"killed after {done} of 57 chunks")
+    resumed = quartic(chunk_size=40, out=out)
+    assert_same(resumed, quartic(chunk_size=40))
