@@ -136,8 +136,6 @@ def test_to_pandas_and_xarray():
 
 
 def test_user_problem_compiles_once_per_worker():
-    import numba
-
     from tests import user_problems
     problem = user_problems.shifted_bowl()
     ctx = multiprocessing.get_context("spawn")
@@ -147,7 +145,6 @@ def test_user_problem_compiles_once_per_worker():
         compiled = pool.submit(user_problems.adapter_compilations).result()
     np.testing.assert_allclose(res.x, 1.5)
     assert compiled == 1
-    assert numba  # the worker imported numba on its own
 
 
 @pytest.mark.parametrize("options", [

@@ -1,6 +1,7 @@
 """Schedules: values pinned at chosen epochs, the reference, the kernel's own rates, torch."""
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -132,9 +133,20 @@ def test_parameters_broadcast_per_run():
         expected = ref.schedule_rates(0.1, 30, "cosine_decay", decay_epochs=T, floor=floor,
                                       warmup=w)
         np.testing.assert_allclose(rates[i, j, k], expected, rtol=1e-15)
-    # and in the kernel, per run
-    res = fg.minimize(P.quartic, x0=1.5, lr=0.01, epochs=30, schedule=sched)
+    # and in the kernel, per run: each run follows its own rates, point for point.
+    res = fg.minimize(P.quartic, x0=1.5, lr=0.01, epochs=30, schedule=sched, record=True)
     assert res.shape == (2, 2, 3)
+    for i, w in enumerate([0, 3]):
+        for j, T in enumerate([10, 20]):
+            for k, floor in enumerate([0.0, 0.5, 1.0]):
+                rates = ref.schedule_rates(0.01, 30, "cosine_decay", decay_epochs=T,
+                                           floor=floor, warmup=w)
+                x, path = 1.5, [1.5]
+                for rate in rates:
+                    x = x - rate * quartic_grad(x)
+                    path.append(x)
+                np.testing.assert_allclose(res.path((i, j, k))[0][:, 0], path,
+                                           rtol=1e-13, atol=0)
 
 
 def test_sweep_over_schedule_parameters():
@@ -179,11 +191,16 @@ def test_bad_parameters_raise_before_the_kernel(schedule, match):
 
 # --- PyTorch's schedulers, stepped after each epoch ------------------------------------
 
-def torch_rates(make, epochs, lr=0.1):
+def torch_rates(make, epochs, lr=0.1, pre_steps=0):
     torch = pytest.importorskip("torch")
     p = torch.zeros(1, dtype=torch.float64, requires_grad=True)
     opt = torch.optim.SGD([p], lr=lr)
     sched = make(torch.optim.lr_scheduler, opt)
+    with warnings.catch_warnings():
+        # PyTorch warns about a step before the optimiser's first: here it is meant.
+        warnings.simplefilter("ignore", UserWarning)
+        for _ in range(pre_steps):
+            sched.step()
     rates = []
     for _ in range(epochs):
         rates.append(opt.param_groups[0]["lr"])
@@ -199,8 +216,6 @@ def torch_rates(make, epochs, lr=0.1):
     (fg.cosine_decay(decay_epochs=30, floor=0.1),
      lambda s, o: s.CosineAnnealingLR(o, T_max=30, eta_min=0.01)),
     (fg.inverse_time(decay=0.3), lambda s, o: s.LambdaLR(o, lambda t: 1 / (1 + 0.3 * t))),
-    (fg.step_decay(every=5, factor=0.5),     # StepLR one epoch later: see step_decay
-     lambda s, o: s.LambdaLR(o, lambda t: 0.5 ** ((t + 1) // 5))),
     (fg.warmup(fg.exponential_decay(factor=0.9), 4),
      lambda s, o: s.SequentialLR(o, [s.LinearLR(o, start_factor=1 / 5, total_iters=4),
                                      s.ExponentialLR(o, gamma=0.9)], milestones=[4])),
@@ -208,6 +223,16 @@ def torch_rates(make, epochs, lr=0.1):
 def test_matches_torch_schedulers(schedule, make):
     expected = torch_rates(make, 30)
     np.testing.assert_allclose(schedule.rates(0.1, 30), expected, rtol=1e-12, atol=1e-17)
+
+
+@pytest.mark.parametrize(("every", "factor"), [(5, 0.5), (7, 0.3), (1, 0.9)])
+def test_step_decay_is_torchs_steplr_stepped_once_first(every, factor):
+    # The documented shift: StepLR stepped once before the first epoch gives the
+    # tutorial's rates; without that step, StepLR's rates come one epoch later.
+    make = lambda s, o: s.StepLR(o, step_size=every, gamma=factor)  # noqa: E731
+    ours = fg.step_decay(every=every, factor=factor).rates(0.1, 30)
+    np.testing.assert_allclose(ours, torch_rates(make, 30, pre_steps=1), rtol=1e-15, atol=0)
+    np.testing.assert_allclose(ours[:-1], torch_rates(make, 30)[1:], rtol=1e-15, atol=0)
 
 
 def test_step_decay_with_per_run_periods_matches_reference():
