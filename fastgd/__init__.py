@@ -19,6 +19,7 @@ from .schedules import (
                         step_decay,
                         warmup,
 )
+from .starts import Starts, grid, sample
 
 __all__ = [
     "GradCheck",
@@ -28,10 +29,12 @@ __all__ = [
     "Problem",
     "Result",
     "Schedule",
+    "Starts",
     "Status",
     "check_grad",
     "cosine_decay",
     "exponential_decay",
+    "grid",
     "inverse_time",
     "load",
     "lr_scan",
@@ -41,6 +44,7 @@ __all__ = [
     "plot",
     "problems",
     "reference",
+    "sample",
     "save",
     "schedules",
     "step_decay",

@@ -11,6 +11,7 @@ from .optimizers import HYPER_PARAMETERS, SPECS
 from .problem import Problem, as_points
 from .result import Result, Status
 from .schedules import Schedule
+from .starts import Starts
 
 _OPTIMIZERS = {name: spec.code for name, spec in SPECS.items()}
 
@@ -138,7 +139,8 @@ def _run(problem, x0, *, lr, epochs, optimizer="gd", momentum=None, beta1=None,
     """Validate every argument, broadcast the batch, run the kernel(s), wrap the result."""
     if not isinstance(problem, Problem):
         raise TypeError(f"problem must be a fastgd.Problem, got {type(problem).__name__}")
-    starts, start_shape = as_points(problem, x0, "x0")
+    named = x0 if isinstance(x0, Starts) else None
+    starts, start_shape = as_points(problem, _start_array(problem, x0), "x0")
     x0 = starts.reshape(start_shape + (problem.dim,))
     hp = _hyper_parameters(optimizer, lr, momentum, schedule, beta1=beta1, beta2=beta2,
                            alpha=alpha, eps=eps, weight_decay=weight_decay)
@@ -215,18 +217,106 @@ def _run(problem, x0, *, lr, epochs, optimizer="gd", momentum=None, beta1=None,
 
     any_tol = any(v > 0 for v in tols.values())
     success = (status == Status.CONVERGED) | ((status == Status.MAX_EPOCHS) & (not any_tol))
-    params = {name: np.broadcast_to(a, shape) for name, a in hp.items()}
-    params.update(optimizer=optimizer, epochs=epochs, batch_size=batch_size,
-                  shuffle=bool(shuffle), seed=seed, bound=float(bound), **tols)
-    if schedule is not None:
-        params["schedule"] = schedule.name
+    # Every argument is recorded; a setting that is off (a tolerance of 0, the
+    # batch size of a problem without data, no schedule) is None, not a number.
+    params = {"x0": np.broadcast_to(x0, shape + (problem.dim,))}
+    params.update((name, np.broadcast_to(a, shape)) for name, a in hp.items())
+    params.update(optimizer=optimizer, epochs=epochs,
+                  batch_size=batch_size if n_data else None, shuffle=bool(shuffle),
+                  seed=seed, bound=float(bound),
+                  **{name: (v if v > 0 else None) for name, v in tols.items()},
+                  schedule=None if schedule is None else schedule.name)
+    if dims is None:
+        dims, coords = _name_axes(shape, x0, hp, named)
     return Result(
         x=x_out.reshape(shape + (problem.dim,)), fun=f_out.reshape(shape),
         nit=nit.reshape(shape), status=status.reshape(shape),
-        success=success.reshape(shape),
-        dims=tuple(dims) if dims is not None else tuple(f"dim_{i}" for i in range(len(shape))),
-        coords=dict(coords or {}), params=params, problem=problem.name,
+        success=success.reshape(shape), dims=tuple(dims), coords=dict(coords or {}),
+        params=params, problem=problem.name,
         recorded=rec_runs, path_x=rec_x, path_fun=rec_f)
+
+
+def _start_array(problem, x0):
+    """``x0`` as an array for `as_points`: a `Starts` gives its points."""
+    if not isinstance(x0, Starts):
+        return x0
+    if x0.dim != problem.dim:
+        raise ValueError(f"x0 holds points of dim {x0.dim} (dims {x0.dims}), but "
+                         f"{problem.name!r} is {problem.dim}-D")
+    return x0.points[..., 0] if problem.dim == 1 else x0.points
+
+
+def _point_axes(points):
+    """(name, coordinate) of each batch axis of ``points`` (shape batch + (dim,)),
+    or None where the points do not tell.
+
+    An axis along which the points vary while every other axis has length 1 is
+    ``x0`` (its coordinate the points); an axis of a product grid (one
+    coordinate ``c`` varies along it and along no other axis, as
+    ``np.meshgrid`` makes) is ``x0_c`` (``x0`` for a 1-D problem), its
+    coordinate the values of ``c``.
+    """
+    batch, dim = points.shape[:-1], points.shape[-1]
+    out = []
+    for a, n in enumerate(batch):
+        if n == 1:
+            out.append(None)
+            continue
+        if all(m == 1 for b, m in enumerate(batch) if b != a):
+            along = points.reshape(n, dim)
+            out.append(("x0", along[:, 0] if dim == 1 else along))
+            continue
+        first = np.take(points, [0], axis=a)
+        varying = [c for c in range(dim) if np.any(points[..., c] != first[..., c])]
+        found = None
+        if len(varying) == 1:
+            comp = points[..., varying[0]]
+            if all(np.all(comp == np.take(comp, [0], axis=b))
+                   for b, m in enumerate(batch) if b != a and m > 1):
+                line = comp[tuple(slice(None) if b == a else 0 for b in range(len(batch)))]
+                found = ("x0" if dim == 1 else f"x0_{varying[0]}", line.copy())
+        out.append(found)
+    return out
+
+
+def _name_axes(shape, x0, hp, named):
+    """Dims and coordinates of a `minimize` batch, where its arguments tell them.
+
+    A `Starts` names its own axes.  Otherwise an axis along which exactly one
+    argument varies, and that argument varies along no other axis, takes the
+    argument's name and values (``x0`` by `_point_axes`); any other axis is
+    ``dim_<i>``.
+    """
+    nd = len(shape)
+    x0_batch = x0.shape[:-1]
+    off = nd - len(x0_batch)
+    if named is not None:
+        x0_axes = list(zip(named.dims, (named.coords.get(d) for d in named.dims)))
+    else:
+        x0_axes = _point_axes(x0)
+    dims, coords = [], {}
+    for a, n in enumerate(shape):
+        found = None
+        if named is not None and a >= off:
+            found = x0_axes[a - off]
+        elif n > 1:
+            candidates = []
+            if a >= off and x0_batch[a - off] == n:
+                candidates.append(x0_axes[a - off])
+            for name, arr in hp.items():
+                k = a - (nd - arr.ndim)
+                if k >= 0 and arr.shape[k] == n:
+                    alone = all(m == 1 for i, m in enumerate(arr.shape) if i != k)
+                    candidates.append((name, arr.reshape(n)) if alone else None)
+            if len(candidates) == 1:
+                found = candidates[0]
+        if found is None or found[0] in dims:
+            dims.append(f"dim_{a}")
+            continue
+        dims.append(found[0])
+        if found[1] is not None:
+            coords[found[0]] = found[1]
+    return dims, coords
 
 
 def minimize(problem, x0, *, lr, epochs, optimizer="gd", momentum=None, beta1=None,
@@ -245,9 +335,10 @@ def minimize(problem, x0, *, lr, epochs, optimizer="gd", momentum=None, beta1=No
     problem : Problem
         What to minimise: a built-in from `fastgd.problems`, a `Problem` or a
         `LeastSquares`.
-    x0 : array_like, shape batch + (dim,)
+    x0 : array_like, shape batch + (dim,), or Starts
         Start points.  For a 1-D problem every element is a start point and
-        the trailing ``dim`` axis is left out.
+        the trailing ``dim`` axis is left out.  A `fastgd.grid` or
+        `fastgd.sample` names its axes in the result.
     lr : float or array_like
         Learning rate(s), > 0.
     epochs : int
@@ -349,8 +440,12 @@ def minimize(problem, x0, *, lr, epochs, optimizer="gd", momentum=None, beta1=No
     -------
     Result
         ``x``, ``fun``, ``nit``, ``status``, ``success`` shaped like the batch,
-        the hyper-parameters used, and the recorded trajectories
-        (`Result.path`).
+        every argument used (`Result.params`), and the recorded trajectories
+        (`Result.path`).  Its dims are named where the arguments tell: by a
+        `fastgd.grid` or `fastgd.sample`; an axis along which only one
+        argument varies (and it along no other axis) takes that argument's
+        name and values (``x0``, or ``x0_<c>`` for an axis of a product grid of
+        points); any other axis is ``dim_<i>``.
 
     Raises
     ------
@@ -369,6 +464,8 @@ def minimize(problem, x0, *, lr, epochs, optimizer="gd", momentum=None, beta1=No
     ...                   lr=[1e-4, 0.1, 0.8], epochs=100)
     >>> [fg.Status(s).name for s in res.status]
     ['MAX_EPOCHS', 'MAX_EPOCHS', 'DIVERGED']
+    >>> res.dims, res.coords["lr"]
+    (('lr',), array([1.e-04, 1.e-01, 8.e-01]))
     """
     return _run(problem, x0, lr=lr, epochs=epochs, optimizer=optimizer,
                 momentum=momentum, beta1=beta1, beta2=beta2, alpha=alpha, eps=eps,
@@ -392,6 +489,31 @@ def _sweep_axis(value, name, point_dim):
     raise ValueError(f"sweep takes for {name} {want}, got shape {arr.shape}")
 
 
+def _sweep_starts(problem, x0):
+    """(array, dims, coords) of `sweep`'s ``x0``: a `Starts`, a point, a list of
+    points (one dim ``x0``) or an array of points with several batch axes (a grid:
+    one dim per axis, named by `_point_axes` where it can, else ``x0_axis<i>``)."""
+    if isinstance(x0, Starts):
+        return _start_array(problem, x0), list(x0.dims), dict(x0.coords)
+    point_dim = 0 if problem.dim == 1 else 1
+    arr = check.real_array(x0, "x0")
+    if arr.ndim <= point_dim + 1:
+        arr, swept = _sweep_axis(arr, "x0", point_dim)
+        return arr, ["x0"] if swept else [], {"x0": arr} if swept else {}
+    if 0 in arr.shape:
+        raise ValueError(f"x0 must not be empty, got shape {arr.shape}")
+    points, _ = as_points(problem, arr, "x0")
+    axes = _point_axes(points.reshape(arr.shape[:arr.ndim - point_dim] + (problem.dim,)))
+    dims, coords = [], {}
+    for a, found in enumerate(axes):
+        if found is None or found[0] in dims:
+            dims.append(f"x0_axis{a}")
+        else:
+            dims.append(found[0])
+            coords[found[0]] = found[1]
+    return arr, dims, coords
+
+
 def sweep(problem, *, x0, lr, epochs, momentum=None, schedule=None, **options):
     """Run the full outer product of value lists, with named dims in the result.
 
@@ -400,12 +522,19 @@ def sweep(problem, *, x0, lr, epochs, momentum=None, schedule=None, **options):
     and the schedule's per-run parameters that is given as a list of values
     (for ``x0`` of a multi-dimensional problem, an array of points of shape
     ``(n, dim)``) becomes one axis of the batch, in that order; scalars stay
-    fixed.
+    fixed.  ``x0`` may span several axes: a `fastgd.grid` or `fastgd.sample`
+    gives its own named dims, and a plain array of points with several batch
+    axes (``np.stack(np.meshgrid(gx, gy), -1)``) gives one dim per axis, named
+    ``x0_<c>`` with the values of coordinate ``c`` when the array is a product
+    grid, else ``x0_axis<i>``.
 
     Parameters
     ----------
     problem : Problem
-    x0, lr, momentum : scalar or 1-D array_like (x0: point or array of points)
+    x0 : scalar, point, array of points, or Starts
+        A start point (fixed), a list of them (dim ``x0``), an array of points
+        with several batch axes (a grid), or `fastgd.grid` / `fastgd.sample`.
+    lr, momentum : scalar or 1-D array_like
     epochs : int
     schedule : Schedule, optional
         Its parameters sweep too when given as lists (`multi_step`'s
@@ -426,11 +555,18 @@ def sweep(problem, *, x0, lr, epochs, momentum=None, schedule=None, **options):
     ...                lr=np.logspace(-4, 0, 300), epochs=100)
     >>> res.dims, res.fun.shape
     (('x0', 'lr'), (200, 300))
+
+    A named grid of 2-D start points, crossed with two rates:
+
+    >>> g = fg.grid(x=np.linspace(-3, 3, 31), y=np.linspace(-3, 3, 21))
+    >>> res = fg.sweep(fg.problems.saddle, x0=g, lr=[1e-3, 1e-2], epochs=50)
+    >>> res.dims, res.shape, res.coords["y"][:2]
+    (('x', 'y', 'lr'), (31, 21, 2), array([-3. , -2.7]))
     """
     if not isinstance(problem, Problem):
         raise TypeError(f"problem must be a fastgd.Problem, got {type(problem).__name__}")
-    point_dim = 0 if problem.dim == 1 else 1
-    args = {"x0": _sweep_axis(x0, "x0", point_dim), "lr": _sweep_axis(lr, "lr", 0)}
+    x0, x0_dims, coords = _sweep_starts(problem, x0)
+    args = {"lr": _sweep_axis(lr, "lr", 0)}
     for name in HYPER_PARAMETERS:
         value = momentum if name == "momentum" else options.pop(name, None)
         if value is not None:
@@ -440,7 +576,17 @@ def sweep(problem, *, x0, lr, epochs, momentum=None, schedule=None, **options):
             raise TypeError(f"schedule must be a fastgd Schedule, got {type(schedule).__name__}")
         for name, value in schedule.params.items():
             args[name] = _sweep_axis(value, name, 0)
-    dims = [name for name, (_, swept) in args.items() if swept]
+    dims = list(x0_dims)
+    for name, (_, swept) in args.items():
+        if swept:
+            if name in dims:
+                raise ValueError(f"x0's dims {x0_dims} include {name!r}, which is also a "
+                                 f"swept argument: rename that dim of x0")
+            dims.append(name)
+    # x0's axes lead; each swept argument's single axis follows at its own place.
+    point_shape = x0.shape[len(x0_dims):]
+    x0 = x0.reshape(x0.shape[:len(x0_dims)] + (1,) * (len(dims) - len(x0_dims))
+                    + point_shape)
     shaped = {}
     for name, (arr, swept) in args.items():
         if swept:
@@ -451,7 +597,7 @@ def sweep(problem, *, x0, lr, epochs, momentum=None, schedule=None, **options):
     if schedule is not None:
         schedule = dataclasses.replace(
             schedule, params={k: shaped.pop(k) for k in schedule.params})
-    coords = {name: args[name][0] for name in dims}
+    coords.update((name, args[name][0]) for name in dims if name in args)
     hyper = {name: shaped.pop(name, None) for name in HYPER_PARAMETERS}
-    return _run(problem, shaped.pop("x0"), lr=shaped.pop("lr"), epochs=epochs,
+    return _run(problem, x0, lr=shaped.pop("lr"), epochs=epochs,
                 schedule=schedule, dims=dims, coords=coords, **hyper, **options)

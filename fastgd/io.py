@@ -19,9 +19,10 @@ A NumPy ``.npz`` archive (zip of ``.npy`` files), readable with
 ``coord:<dim>``
     The coordinate values of each swept dim.
 ``param:<name>``
-    Each per-run hyper-parameter (``lr``, ``momentum``, ...), stored without
+    Each per-run argument (``x0``, ``lr``, ``momentum``, ...), stored without
     its broadcast axes (a swept ``lr`` of a 1000 x 1000 sweep takes 1000
-    numbers, not a million); `load` broadcasts it back to the batch shape.
+    numbers, not a million); `load` broadcasts it back to the batch shape
+    (``x0`` keeps its trailing point axis).
 
 Readers refuse a file whose ``format_version`` is newer than theirs.
 """
@@ -168,8 +169,11 @@ def load(path):
               if key.startswith("field:")}
     fields.update(meta["extra"])
     shape = fields["fun"].shape
-    params = {name: np.broadcast_to(data[f"param:{name}"], shape)
-              for name in meta["array_params"]}
+    # A per-run parameter has the batch axes first, then its own (x0: the point's).
+    params = {}
+    for name in meta["array_params"]:
+        value = data[f"param:{name}"]
+        params[name] = np.broadcast_to(value, shape + value.shape[len(shape):])
     params.update(meta["params"])
     known = {f.name for f in dataclasses.fields(Result)}
     kwargs = {k: v for k, v in fields.items() if k in known}

@@ -1,4 +1,4 @@
-"""What a batch of runs returns."""
+"""What a batch of runs returns, and the answers drawn from it: best run, minima."""
 
 import enum
 from dataclasses import dataclass, field
@@ -6,6 +6,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import _kernels
+
+#: Labels of `Result.minima` for runs that reached no minimum.
+DIVERGED_LABEL = -1
+UNSETTLED_LABEL = -2
 
 
 class Status(enum.IntEnum):
@@ -23,6 +27,153 @@ class Status(enum.IntEnum):
     CONVERGED = _kernels.CONVERGED
     MAX_EPOCHS = _kernels.MAX_EPOCHS
     DIVERGED = _kernels.DIVERGED
+
+
+@dataclass(frozen=True, eq=False)
+class Run:
+    """One run of a batch, as `Result.run` and `Result.best` return it.
+
+    Attributes
+    ----------
+    index : tuple of int
+        Its index along each dim of the batch.
+    flat : int
+        Its flat (C order) index.
+    coords : dict
+        ``{dim: value}`` for each dim that has coordinates.
+    x : ndarray, shape (dim,)
+        Final point.
+    fun : float
+        Objective at ``x``.
+    nit : int
+    status : Status
+    params : dict
+        Its arguments: the per-run ones as scalars (``x0`` as a point), the
+        settings as they are in `Result.params`.
+    """
+
+    index: tuple
+    flat: int
+    coords: dict
+    x: np.ndarray
+    fun: float
+    nit: int
+    status: "Status"
+    params: dict
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Minima:
+    """The distinct minima the runs of a batch reached, from `Result.minima`.
+
+    Minima are numbered from 0 in increasing order of ``fun`` (0 is the
+    lowest found); ties go to the one holding the lowest flat run index.
+
+    Attributes
+    ----------
+    labels : ndarray of int64, shape batch
+        The minimum each run reached, or ``-1`` (`DIVERGED_LABEL`) for a run
+        that diverged or whose final point or value is not finite, or ``-2``
+        (`UNSETTLED_LABEL`) for a run that ran out of epochs when only settled
+        runs count.
+    x : ndarray, shape (k, dim)
+        Each minimum's point: the final point of its lowest run.
+    fun : ndarray, shape (k,)
+        That run's final value.
+    run : ndarray of int64, shape (k,)
+        That run's flat index.
+    count : ndarray of int64, shape (k,)
+        Runs that reached each minimum.
+    fraction : ndarray, shape (k,)
+        ``count`` over all the runs of the batch: each minimum's basin share.
+    tol : float
+        The grouping distance used.
+    """
+
+    labels: np.ndarray
+    x: np.ndarray
+    fun: np.ndarray
+    run: np.ndarray
+    count: np.ndarray
+    fraction: np.ndarray
+    tol: float
+
+    def __len__(self):
+        return self.fun.size
+
+    def table(self):
+        """The minima as a dict of equal-length columns (no pandas needed).
+
+        Columns: ``x_0 ... x_{dim-1}``, ``fun``, ``count``, ``fraction``,
+        ``run``; one row per minimum, in label order.
+        """
+        columns = {f"x_{j}": self.x[:, j] for j in range(self.x.shape[1])}
+        columns.update(fun=self.fun, count=self.count, fraction=self.fraction, run=self.run)
+        return columns
+
+    def to_pandas(self):
+        """`table` as a `pandas.DataFrame` indexed by label; requires pandas."""
+        import pandas as pd
+        return pd.DataFrame(self.table()).rename_axis("label")
+
+    def __repr__(self):
+        rows = [f"  {k}: x={np.array2string(self.x[k], precision=6)}, f={self.fun[k]:.8g}, "
+                f"{self.count[k]} runs ({100 * self.fraction[k]:.1f}%)"
+                for k in range(len(self))]
+        other = {"diverged": int(np.sum(self.labels == DIVERGED_LABEL)),
+                 "unsettled": int(np.sum(self.labels == UNSETTLED_LABEL))}
+        tail = ", ".join(f"{v} {k}" for k, v in other.items() if v)
+        return (f"Minima({len(self)} found within tol={self.tol:g}"
+                + (f"; {tail}" if tail else "") + ")" + ("\n" if rows else "")
+                + "\n".join(rows))
+
+
+def _components(cells):
+    """Connected components of integer cells, neighbours when every coordinate
+    differs by at most 1: a label per row of ``cells`` (unique rows, sorted)."""
+    n, dim = cells.shape
+    labels = np.arange(n)
+    if n < 2:
+        return labels
+    lo, span = cells.min(axis=0) - 1, cells.max(axis=0) - cells.min(axis=0) + 3
+    if dim <= 6 and np.sum(np.log2(span.astype(float))) < 62:
+        # Mixed-radix keys: the neighbours of a cell are found by binary search.
+        radix = np.cumprod(np.concatenate([[1], span[:0:-1]]))[::-1].astype(np.int64)
+        keys = (cells - lo) @ radix
+        order = np.argsort(keys)
+        steps = np.stack(np.meshgrid(*[[-1, 0, 1]] * dim, indexing="ij"), -1).reshape(-1, dim)
+        steps = steps[(steps @ radix) > 0]  # each neighbour pair once
+        pairs = []
+        for step in steps:
+            want = keys + step @ radix
+            at = np.minimum(np.searchsorted(keys[order], want), n - 1)
+            hit = keys[order][at] == want
+            pairs.append(np.stack([np.flatnonzero(hit), order[at[hit]]]))
+        a, b = np.concatenate(pairs, axis=1)
+    else:
+        # Many dims or huge spans: compare the cells pairwise, a block at a time.
+        a, b = [], []
+        for start in range(0, n, 512):
+            block = cells[start:start + 512]
+            near = np.max(np.abs(block[:, None, :] - cells[None, :, :]), axis=-1) <= 1
+            i, j = np.nonzero(near)
+            a.append(i + start)
+            b.append(j)
+        a, b = np.concatenate(a), np.concatenate(b)
+    # Hook each edge's larger root onto the smaller, then jump to roots; repeat
+    # until no edge joins two roots.  Converges in a few rounds.
+    while True:
+        la, lb = labels[a], labels[b]
+        if np.array_equal(la, lb):
+            return labels
+        low = np.minimum(la, lb)
+        np.minimum.at(labels, la, low)
+        np.minimum.at(labels, lb, low)
+        while True:
+            jumped = labels[labels]
+            if np.array_equal(jumped, labels):
+                break
+            labels = jumped
 
 
 @dataclass(frozen=True, repr=False, eq=False)
@@ -50,8 +201,12 @@ class Result:
     coords : dict
         For each swept dim, the values along it.
     params : dict
-        The hyper-parameters used, each broadcast to the batch shape (read-only
-        views), plus the scalar settings (``optimizer``, ``epochs``, ...).
+        Every argument of the call.  The per-run ones (``x0``, ``lr``, the
+        optimiser's and the schedule's parameters) are read-only views
+        broadcast to the batch shape (``x0`` to batch + (dim,)); the settings
+        (``optimizer``, ``epochs``, ``seed``, ``xtol``, ...) are scalars, None
+        where a setting is off (a tolerance not set, ``batch_size`` of a
+        problem without data, no ``schedule``).
     problem : str
         Name of the problem.
     """
@@ -83,6 +238,162 @@ class Result:
         """Number of runs per `Status`, as a dict keyed by status name."""
         codes = np.bincount(self.status.ravel(), minlength=len(Status))
         return {s.name.lower(): int(codes[s]) for s in Status}
+
+    def _flat_index(self, index):
+        if isinstance(index, tuple):
+            return int(np.ravel_multi_index(index, self.shape))
+        flat = int(index)
+        if not 0 <= flat < self.size:
+            raise IndexError(f"index {flat} is out of range for {self.size} runs")
+        return flat
+
+    def _any_tolerance(self):
+        return any(self.params.get(t) for t in ("xtol", "ftol", "gtol"))
+
+    def run(self, index):
+        """Everything about one run: its index, coordinates, outcome and arguments.
+
+        Parameters
+        ----------
+        index : int or tuple of int
+            Flat index (C order) or one index per dim.
+
+        Returns
+        -------
+        Run
+        """
+        flat = self._flat_index(index)
+        where = np.unravel_index(flat, self.shape)
+        coords = {}
+        for axis, dim in enumerate(self.dims):
+            if dim in self.coords:
+                value = np.asarray(self.coords[dim])[where[axis]]
+                coords[dim] = value.item() if value.ndim == 0 else value.copy()
+        params = {}
+        for name, value in self.params.items():
+            if isinstance(value, np.ndarray):
+                value = value[where]
+                value = value.item() if value.ndim == 0 else value.copy()
+            params[name] = value
+        return Run(index=tuple(int(i) for i in where), flat=flat, coords=coords,
+                   x=self.x[where].copy(), fun=float(self.fun[where]),
+                   nit=int(self.nit[where]), status=Status(int(self.status[where])),
+                   params=params)
+
+    def best(self, values=None):
+        """The run with the lowest final value among the runs that did not diverge.
+
+        Parameters
+        ----------
+        values : array_like, shape batch, optional
+            Rank the runs by these instead of ``fun`` (e.g. a value of your
+            own computed per run).
+
+        Returns
+        -------
+        Run
+            Of the runs whose status is not diverged and whose value is
+            finite, the one with the lowest value; of equal values, the lowest
+            flat index.
+
+        Raises
+        ------
+        ValueError
+            If no run qualifies (all diverged, or no finite value).
+
+        Examples
+        --------
+        >>> import numpy as np, fastgd as fg
+        >>> res = fg.sweep(fg.problems.quartic, x0=np.linspace(-2.5, 2.5, 11),
+        ...                lr=[0.01, 0.3], epochs=200)
+        >>> b = res.best()
+        >>> b.coords, round(b.fun, 4), round(float(b.x[0]), 4)
+        ({'x0': -2.5, 'lr': 0.01}, 0.4934, -1.673)
+        """
+        v = self.fun if values is None else np.asarray(values, dtype=float)
+        if v.shape != self.shape:
+            raise ValueError(f"values must have the batch shape {self.shape}, got {v.shape}")
+        ok = (self.status != Status.DIVERGED) & np.isfinite(v)
+        if not ok.any():
+            raise ValueError(f"no run has a finite value: of {self.size} runs "
+                             f"{int(np.sum(self.status == Status.DIVERGED))} diverged")
+        # argmin returns the first of equal minima: the lowest flat index.
+        return self.run(int(np.argmin(np.where(ok, v, np.inf).reshape(-1))))
+
+    def minima(self, tol=1e-3, *, settled=None):
+        """Group the runs by the minimum their final points reached.
+
+        Final points are put on a grid of cells of side ``tol``; cells that
+        touch (every coordinate differing by at most one cell) are one
+        minimum.  So two runs whose final points are within ``tol`` of each
+        other (in every coordinate) always share a minimum, and runs of
+        different minima are more than ``tol`` apart.
+
+        Parameters
+        ----------
+        tol : float, default 1e-3
+            Grouping distance: larger than the spread of the final points
+            around a minimum, smaller than the distance between minima.
+        settled : bool, optional
+            Count only runs that converged (met a tolerance); the others get
+            label -2.  Default: True when a tolerance (xtol, ftol, gtol) was
+            set, else False (every run that did not diverge counts: then pass
+            enough epochs for the runs to settle).
+
+        Returns
+        -------
+        Minima
+            Per-run labels (-1 for diverged runs) and the table of minima,
+            lowest first.
+
+        Examples
+        --------
+        The quartic x^4 - 5x^2 + 2x + 10 has minima at -1.6730 and 1.4696:
+
+        >>> import numpy as np, fastgd as fg
+        >>> res = fg.sweep(fg.problems.quartic, x0=np.linspace(-2.5, 2.5, 101),
+        ...                lr=[0.01, 0.02, 0.5], epochs=500, gtol=1e-9)
+        >>> m = res.minima()
+        >>> np.round(m.x[:, 0], 4), m.count, m.labels[50].tolist()
+        (array([-1.673 ,  1.4696]), array([110,  92]), [0, 0, -1])
+        """
+        if isinstance(tol, bool) or not isinstance(tol, (int, float, np.floating)) \
+                or not (np.isfinite(tol) and tol > 0):
+            raise ValueError(f"tol must be a finite number > 0, got {tol!r}")
+        if settled is None:
+            settled = self._any_tolerance()
+        elif not isinstance(settled, (bool, np.bool_)):
+            raise TypeError(f"settled must be None or a bool, got {type(settled).__name__}")
+        dim = self.x.shape[-1]
+        pts, f = self.x.reshape(-1, dim), self.fun.reshape(-1)
+        status = self.status.reshape(-1)
+        finite = (status != Status.DIVERGED) & np.all(np.isfinite(pts), axis=1) \
+            & np.isfinite(f)
+        counted = finite & (status == Status.CONVERGED) if settled else finite
+        labels = np.where(finite, UNSETTLED_LABEL, DIVERGED_LABEL).astype(np.int64)
+        runs = np.flatnonzero(counted)
+        if runs.size == 0:
+            return Minima(labels=labels.reshape(self.shape), x=np.empty((0, dim)),
+                          fun=np.empty(0), run=np.empty(0, np.int64),
+                          count=np.empty(0, np.int64), fraction=np.empty(0), tol=float(tol))
+        cells, inverse = np.unique(np.floor(pts[runs] / tol).astype(np.int64), axis=0,
+                                   return_inverse=True)
+        _, component = np.unique(_components(cells), return_inverse=True)
+        group = component.reshape(-1)[inverse.reshape(-1)]  # 0 .. groups - 1
+        # The lowest run of each group (ties: lowest flat index, runs are in order).
+        order = np.lexsort((runs, f[runs], group))
+        first = np.ones(order.size, bool)
+        first[1:] = group[order][1:] != group[order][:-1]
+        lowest = order[first]                 # position in runs, one per group
+        rank = np.lexsort((runs[lowest], f[runs[lowest]]))
+        relabel = np.empty(rank.size, np.int64)
+        relabel[group[lowest][rank]] = np.arange(rank.size)
+        labels[runs] = relabel[group]
+        best = runs[lowest[rank]]
+        count = np.bincount(labels[runs], minlength=rank.size).astype(np.int64)
+        return Minima(labels=labels.reshape(self.shape), x=pts[best].copy(), fun=f[best].copy(),
+                      run=best.astype(np.int64), count=count, fraction=count / self.size,
+                      tol=float(tol))
 
     def path(self, index=None):
         """Recorded trajectory of one run.

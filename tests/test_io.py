@@ -23,7 +23,7 @@ def assert_same(a, b):
     for k, v in a.params.items():
         if isinstance(v, np.ndarray):
             np.testing.assert_array_equal(b.params[k], v)
-            assert b.params[k].shape == a.shape
+            assert b.params[k].shape == a.params[k].shape
         else:
             assert b.params[k] == v
 
