@@ -8,6 +8,7 @@ from .check import GradCheck, check_grad
 from .io import load, save
 from .optimizers import OPTIMIZERS
 from .problem import LeastSquares, Problem
+from .refinement import Refinement, refine
 from .result import Result, Status
 from .scan import LRScan, lr_scan
 from .schedules import (
@@ -27,6 +28,7 @@ __all__ = [
     "LeastSquares",
     "OPTIMIZERS",
     "Problem",
+    "Refinement",
     "Result",
     "Schedule",
     "Starts",
@@ -45,6 +47,7 @@ __all__ = [
     "problems",
     "reference",
     "sample",
+    "refine",
     "save",
     "schedules",
     "step_decay",

@@ -215,8 +215,7 @@ def _run(problem, x0, *, lr, epochs, optimizer="gd", momentum=None, beta1=None,
     _execute.execute(task, size, chunk_size, collect, executor=executor, store=store,
                      progress=progress)
 
-    any_tol = any(v > 0 for v in tols.values())
-    success = (status == Status.CONVERGED) | ((status == Status.MAX_EPOCHS) & (not any_tol))
+    success = _success(status, any(v > 0 for v in tols.values()))
     # Every argument is recorded; a setting that is off (a tolerance of 0, the
     # batch size of a problem without data, no schedule) is None, not a number.
     params = {"x0": np.broadcast_to(x0, shape + (problem.dim,))}
@@ -234,6 +233,11 @@ def _run(problem, x0, *, lr, epochs, optimizer="gd", momentum=None, beta1=None,
         success=success.reshape(shape), dims=tuple(dims), coords=dict(coords or {}),
         params=params, problem=problem.name,
         recorded=rec_runs, path_x=rec_x, path_fun=rec_f)
+
+
+def _success(status, any_tol):
+    """Converged, or ran the whole budget when no tolerance was asked for."""
+    return (status == Status.CONVERGED) | ((status == Status.MAX_EPOCHS) & (not any_tol))
 
 
 def _start_array(problem, x0):
@@ -563,6 +567,89 @@ def sweep(problem, *, x0, lr, epochs, momentum=None, schedule=None, **options):
     >>> res.dims, res.shape, res.coords["y"][:2]
     (('x', 'y', 'lr'), (31, 21, 2), array([-3. , -2.7]))
     """
+    plan = _sweep_plan(problem, x0, lr, momentum, schedule, options)
+    return _run(problem, plan.x0, lr=plan.lr, epochs=epochs, schedule=plan.schedule,
+                dims=plan.dims, coords=plan.coords, **plan.hyper, **plan.options)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class _Plan:
+    """`sweep`'s arguments laid out on the batch's axes, as `_run` takes them.
+
+    ``x0`` has one axis per dim (length 1 where it does not sweep) and then
+    the point's axis (none for a 1-D problem); ``lr``, ``hyper`` (None: not
+    given) and the schedule's parameters are NumPy-broadcastable to ``shape``.
+    """
+
+    x0: np.ndarray
+    lr: np.ndarray
+    hyper: dict
+    schedule: object
+    dims: list
+    coords: dict
+    options: dict
+
+    def per_run(self):
+        """The swept-able arguments other than x0, by name."""
+        out = {"lr": self.lr}
+        out.update((k, v) for k, v in self.hyper.items() if v is not None)
+        if self.schedule is not None:
+            out.update(self.schedule.params)
+        return out
+
+    @property
+    def shape(self):
+        return np.broadcast_shapes(self.x0.shape[:len(self.dims)],
+                                   *(np.shape(v) for v in self.per_run().values()))
+
+    def _x0(self, problem):
+        return self.x0 if problem.dim > 1 else self.x0[..., None]
+
+    def run_subset(self, problem, epochs, flat):
+        """The runs at flat indices ``flat`` of the batch, from their own arguments:
+        each is bit for bit the run of the whole sweep (no shuffled mini-batches)."""
+        shape = self.shape
+
+        def pick(a):
+            a = np.asarray(a)
+            return a if a.ndim == 0 else np.broadcast_to(a, shape).reshape(-1)[flat]
+
+        x0 = self._x0(problem)
+        x0 = np.broadcast_to(x0, shape + x0.shape[-1:]).reshape(-1, x0.shape[-1])[flat]
+        x0 = x0 if problem.dim > 1 else x0[:, 0]
+        schedule = self.schedule
+        if schedule is not None:
+            schedule = dataclasses.replace(
+                schedule, params={k: pick(v) for k, v in schedule.params.items()})
+        hyper = {k: None if v is None else pick(v) for k, v in self.hyper.items()}
+        return _run(problem, x0, lr=pick(self.lr), epochs=epochs, schedule=schedule,
+                    dims=("run",), coords={}, **hyper, **self.options)
+
+    def result(self, problem, like, x, fun, nit, status):
+        """A Result of the whole batch from flat outputs; ``like`` (a Result of some
+        of its runs) gives the settings."""
+        shape = self.shape
+        per_run = self.per_run()
+        params = {}
+        for name, value in like.params.items():
+            if name == "x0":
+                x0 = self._x0(problem)
+                value = np.broadcast_to(x0, shape + x0.shape[-1:])
+            elif name in per_run:
+                value = np.broadcast_to(per_run[name], shape)
+            elif isinstance(value, np.ndarray):  # a default, the same for every run
+                value = np.broadcast_to(value.reshape(-1)[0], shape)
+            params[name] = value
+        any_tol = any(like.params.get(t) for t in ("xtol", "ftol", "gtol"))
+        return Result(x=x.reshape(shape + (problem.dim,)), fun=fun.reshape(shape),
+                      nit=nit.reshape(shape), status=status.reshape(shape),
+                      success=_success(status, any_tol).reshape(shape),
+                      dims=tuple(self.dims), coords=dict(self.coords), params=params,
+                      problem=problem.name)
+
+
+def _sweep_plan(problem, x0, lr, momentum, schedule, options):
+    """Validate `sweep`'s value lists and lay each on its own axis."""
     if not isinstance(problem, Problem):
         raise TypeError(f"problem must be a fastgd.Problem, got {type(problem).__name__}")
     x0, x0_dims, coords = _sweep_starts(problem, x0)
@@ -599,5 +686,5 @@ def sweep(problem, *, x0, lr, epochs, momentum=None, schedule=None, **options):
             schedule, params={k: shaped.pop(k) for k in schedule.params})
     coords.update((name, args[name][0]) for name in dims if name in args)
     hyper = {name: shaped.pop(name, None) for name in HYPER_PARAMETERS}
-    return _run(problem, x0, lr=shaped.pop("lr"), epochs=epochs,
-                schedule=schedule, dims=dims, coords=coords, **hyper, **options)
+    return _Plan(x0=x0, lr=shaped.pop("lr"), hyper=hyper, schedule=schedule, dims=dims,
+                 coords=coords, options=options)

@@ -216,3 +216,54 @@ def test_lr_scan_converging_to_the_local_minimum_of_the_quartic():
     np.testing.assert_allclose(scan.result.x[local, 0], QUARTIC_MINIMA[1], atol=1e-9)
     assert scan.classify(1e-4) == "too slow" and scan.classify(0.5) == "diverging"
     assert "settles at f = 6.805" in scan._explain(0.01)
+
+
+# --- adaptive refinement --------------------------------------------------------------------
+
+def test_refine_basins_of_the_quartic_against_the_full_grid():
+    axes = dict(x0=np.linspace(-3, 3, 129), lr=np.geomspace(1e-3, 0.3, 129))
+    ref = fg.refine(P.quartic, **axes, epochs=400, gtol=1e-6, by="minimum", start=9)
+    full = fg.sweep(P.quartic, **axes, epochs=400, gtol=1e-6)
+    assert ref.result.dims == full.dims == ("x0", "lr") and ref.runs < 0.4 * full.size
+    done = ref.computed
+    for name in ("x", "fun", "nit", "status"):   # computed runs: the full grid's, bit for bit
+        np.testing.assert_array_equal(getattr(ref.result, name)[done],
+                                      getattr(full, name)[done])
+    assert np.all(np.isnan(ref.result.fun[~done])) and np.all(ref.result.nit[~done] == -1)
+    np.testing.assert_allclose(ref.minima.x[:, 0], QUARTIC_MINIMA, atol=1e-5)
+    # Labels of the whole map against each full-grid run's own outcome.
+    x, st = full.x[..., 0], full.status
+    want = np.where(st == fg.Status.DIVERGED, -1, -2)
+    for k, root in enumerate(QUARTIC_MINIMA):
+        want = np.where((st == fg.Status.CONVERGED) & (np.abs(x - root) < 1e-3), k, want)
+    assert np.mean(ref.labels == want) > 0.995
+    assert np.mean(ref.result.status == full.status) > 0.995
+    assert ref.minima.count.sum() == np.sum(ref.labels >= 0)
+    np.testing.assert_array_equal(ref.result.params["lr"], full.params["lr"])
+    np.testing.assert_array_equal(ref.result.params["x0"], full.params["x0"])
+
+
+def test_refine_a_named_2d_start_grid_by_status_and_by_a_quantity():
+    g = fg.grid(x=np.linspace(-3, 3, 65), y=np.linspace(-3, 3, 65))
+    full = fg.sweep(P.saddle, x0=g, lr=0.001, epochs=300)
+    ref = fg.refine(P.saddle, x0=g, lr=0.001, epochs=300, start=9)
+    assert ref.result.dims == ("x", "y") and ref.labels.dtype == np.int8
+    assert np.mean(ref.labels == full.status) > 0.99 and ref.runs < full.size
+    deep = fg.refine(P.saddle, x0=g, lr=0.001, epochs=300, start=9,
+                     by=lambda r: r.fun < -1)
+    np.testing.assert_array_equal(deep.result.fun[deep.computed], full.fun[deep.computed])
+    assert np.mean(deep.labels == (full.fun < -1)) > 0.99
+
+
+def test_refine_refuses_what_it_cannot_map():
+    with pytest.raises(ValueError, match="exactly two"):
+        fg.refine(P.quartic, x0=[1.0, 2.0], lr=[0.1, 0.2], momentum=[0.0, 0.5],
+                  optimizer="momentum", epochs=3)
+    with pytest.raises(TypeError, match="record"):
+        fg.refine(P.quartic, x0=[1.0, 2.0], lr=[0.1, 0.2], epochs=3, record=True)
+    with pytest.raises(ValueError, match="by must be"):
+        fg.refine(P.quartic, x0=[1.0, 2.0], lr=[0.1, 0.2], epochs=3, by="speed")
+    x, y = P.exp_linear_data(20, seed=0)
+    with pytest.raises(ValueError, match="shuffle=False"):
+        fg.refine(P.exp_linear_fit(x, y), x0=[[1.0, 2.0, 3.0], [1.0, 3.0, 5.0]],
+                  lr=[1e-3, 2e-3], epochs=3, batch_size=5)
