@@ -2,7 +2,16 @@
 
 __version__ = "0.1.0"
 
-from . import optimizers, plot, problems, reference, schedules, testfunctions
+from . import (
+    networks,
+    optimizers,
+    plot,
+    problems,
+    reference,
+    schedules,
+    testfunctions,
+    trainability,
+)
 from ._api import minimize, sweep
 from .check import GradCheck, check_grad
 from .io import load, save
@@ -42,6 +51,7 @@ __all__ = [
     "lr_scan",
     "minimize",
     "multi_step",
+    "networks",
     "optimizers",
     "plot",
     "problems",
@@ -53,5 +63,6 @@ __all__ = [
     "step_decay",
     "sweep",
     "testfunctions",
+    "trainability",
     "warmup",
 ]

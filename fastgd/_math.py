@@ -1,7 +1,8 @@
 """Elementary functions that LLVM can vectorise inside Numba kernels.
 
 Numba lowers ``math.exp`` to a call into the C library, and without SVML (dropped in
-numba 0.62) a loop whose lanes call it runs one exp at a time. The ``exp`` here is
+numba 0.62) a loop whose lanes call it runs one exp at a time. The ``exp`` (and the
+``tanh`` built on it) here are
 written in plain arithmetic, bit casts and selects, so a lane loop that calls it
 compiles to packed SIMD instructions: about 3x faster than with ``math.exp`` over
 10**6 elements, 4-5x when the data sit in cache.
@@ -15,7 +16,7 @@ from numba.extending import intrinsic
 
 from ._config import EXP_FASTMATH, jit
 
-__all__ = ["exp"]
+__all__ = ["exp", "tanh"]
 
 
 @intrinsic
@@ -158,3 +159,80 @@ def exp(x):
     s1 = _as_float64((k1 + 1023) << 52)
     s2 = _as_float64((k - k1 + 1023) << 52)
     return (p * s1) * s2
+
+
+# Below |x| = ln2, 1 - 2 / (e**(2x) + 1) would cancel (up to ~6 ulp at |x| = 0.17);
+# there tanh(x) = x + x**3 p(x**2), p of degree 11: Chebyshev interpolation in s = x**2
+# on [0, ln2**2] of (tanh(x) - x) / x**3 at 60 digits (mpmath), rounded to float64.
+# Its error is below 0.85 ulp against the exact tanh (glibc's own tanh: 1.96 ulp).
+_TANH_MID = 0.6931471805599453  # ln2
+_T0 = -0.3333333333333333
+_T1 = 0.1333333333333099
+_T2 = -0.053968253965920684
+_T3 = 0.02186948844492532
+_T4 = -0.008863233680892443
+_T5 = 0.003592105831468143
+_T6 = -0.001455664350772235
+_T7 = 0.000589162942428551
+_T8 = -0.00023615689377148123
+_T9 = 9.000407308234848e-05
+_T10 = -2.8600439221454072e-05
+_T11 = 5.34575740070339e-06
+
+
+# inline="always": inlined by Numba itself, tanh's body is too large for LLVM's own
+# inliner, and a lane loop that calls it out of line does not vectorise.  The exp it
+# calls keeps its own flags either way.
+@jit(inline="always")
+def tanh(x):
+    """Hyperbolic tangent of a float64, written so that lane loops calling it vectorise.
+
+    Parameters
+    ----------
+    x : float64
+        Any value, including inf and NaN.
+
+    Returns
+    -------
+    float64
+        ``tanh(x)`` within about 1 ulp of the exact value (at most 2 ulp from
+        ``math.tanh``, itself up to 2 ulp off), exactly +-1.0 for ``|x| > 19.1``,
+        ``x`` itself for tiny ``x`` (signed zeros and subnormals kept), NaN for NaN.
+
+    Notes
+    -----
+    Branch-free: both formulas are evaluated and one is selected, so a loop
+    calling it compiles to SIMD instructions.  With ``a = |x|``:
+
+    * ``a >= ln2``: ``1 - 2 / (e**(2a) + 1)`` with `exp`; no cancellation, the
+      result is above 0.6.
+    * ``a < ln2``: ``x + x**3 p(x**2)``, the odd polynomial above; the small
+      correction term rounds harmlessly.
+
+    The polynomial is evaluated at ``x`` itself, and ``x`` returned for tiny
+    ``x``, which keeps ``tanh(-0.0) == -0.0`` (``copysign`` would be a library
+    call that stops the loop vectorising).
+
+    Examples
+    --------
+    >>> float(tanh(0.5)), float(tanh(-30.0)), float(tanh(1e-300))
+    (0.46211715726000974, -1.0, 1e-300)
+    """
+    x = float(x)
+    a = abs(x)
+    # Large: e**(2a) overflows to inf past a = 354.9 and 2 / inf = 0 gives 1.0.
+    large = 1.0 - 2.0 / (exp(2.0 * a) + 1.0)
+    s = min(a, _TANH_MID)  # keeps the unused polynomial finite for large a
+    s = s * s
+    s2 = s * s
+    s4 = s2 * s2
+    p = (
+        ((_T0 + _T1 * s) + (_T2 + _T3 * s) * s2)
+        + ((_T4 + _T5 * s) + (_T6 + _T7 * s) * s2) * s4
+        + ((_T8 + _T9 * s) + (_T10 + _T11 * s) * s2) * (s4 * s4)
+    )
+    # Below ~1e-162 s underflows to 0 and tanh(x) rounds to x: returning x itself
+    # keeps the sign of -0.0, which x + x * s * p would lose.
+    small = x if s == 0.0 else x + x * s * p
+    large = -large if x < 0.0 else large
+    return large if not a < _TANH_MID else small

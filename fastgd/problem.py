@@ -85,6 +85,10 @@ class Problem:
     [1.0, 0.0]
     """
 
+    #: Named groups of parameters, ``((name, n_params), ...)`` in parameter order
+    #: (a network's layers), or None.
+    groups = None
+
     def __init__(self, f, grad, dim, *, name=None, batched=False):
         _require_jitted(f, "f")
         _require_jitted(grad, "grad")

@@ -16,19 +16,23 @@ name               objective                                   dim
 Classic test functions with known minima (`fastgd.testfunctions`):
 ``rosenbrock``, ``himmelblau``, ``booth``, ``beale``, ``rastrigin``,
 ``three_hump_camel`` (all 2-D) and the factory ``quadratic(dim, condition)``.
+
+Data-matrix problems (`fastgd.networks`): ``mlp(X, y, width=, depth=, ...)``,
+``linear_regression(X, y)``, ``logistic_regression(X, y)``.
 """
 
 import numpy as np
 
 from ._config import FUN_SIG, GRAD_SIG, jit
 from ._math import exp
+from .networks import linear_regression, logistic_regression, mlp
 from .problem import Problem, as_data
 from .testfunctions import ANALYTIC as _TEST_FUNCTIONS
 from .testfunctions import quadratic
 
 __all__ = ["beale", "booth", "exp_linear_data", "exp_linear_fit", "exp_quadratic",
-           "himmelblau", "quadratic", "quartic", "rastrigin", "rosenbrock", "saddle",
-           "three_hump_camel"]
+           "himmelblau", "linear_regression", "logistic_regression", "mlp", "quadratic",
+           "quartic", "rastrigin", "rosenbrock", "saddle", "three_hump_camel"]
 
 
 # Each formula is written as the seed writes it (same operations, same order),
