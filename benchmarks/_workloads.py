@@ -1,34 +1,25 @@
-"""Workloads, peer implementations and the timing helper shared by the ``bench_*`` files.
+"""Workloads, the timing helper and the dispatch shared by the ``bench_*`` files.
 
 Every workload is one batch of independent gradient-descent runs, built the same way
-for every implementation.  Each implementation is written plainly, with the update
-rule fastgd uses (the seed's), so that a benchmark compares like with like:
-
-* ``reference``: `fastgd.reference`, the seed's plain-Python loop, one run at a time.
-  Timed on an evenly strided slice of the runs and scaled per run-update.
-* ``numpy``: the same update vectorised over runs, one array operation at a time.
-* ``fastgd-1t`` / ``fastgd``: `fastgd.minimize` on one thread / all cores, including
-  its Python layer (validation, broadcasting, allocation), compiled before timing.
-* ``jax``: ``jit`` + ``lax.fori_loop`` (or ``while_loop``) over the whole batch, x64.
-* ``torch``: eager float64 tensors, in-place updates.
-* ``c``: a blocked C loop (gcc -O3 -march=native -ffast-math -fopenmp), via ctypes.
+for every implementation; each implementation's final points are checked against
+fastgd's before its time counts.  The implementations (`IMPLS`) are in `_peers`:
+the tutorial's own loops, NumPy, PyTorch eager and compiled, JAX, a hand-fused Numba
+loop and C, each written as someone who knows that library would write it for
+speed.  ``fastgd-1t`` / ``fastgd`` are `fastgd.minimize` on one thread / all cores,
+including its Python layer (validation, broadcasting, allocation).
 
 JAX, PyTorch and gcc are optional: their benchmarks skip when they are missing.
 """
 
-import ctypes
 import os
-import shutil
-import subprocess
-import tempfile
 import time
 from dataclasses import dataclass
 
+import _peers
 import numba
 import numpy as np
 
 import fastgd as fg
-from fastgd import reference as ref
 
 #: Size presets.  "smoke" runs every benchmark body once in the normal test run;
 #: "full" is the size the issue asks for; "medium" is 1/10 of the runs of "full".
@@ -135,8 +126,7 @@ def workload(name, size):
     raise KeyError(name)
 
 
-def fit_data():
-    return fg.problems.exp_linear_data(100, seed=0)
+fit_data = _peers.fit_points
 
 
 def problem_of(w):
@@ -206,12 +196,14 @@ def _check_loss(w, got, want):
 
 # --- timing -----------------------------------------------------------------------
 
-def measure(benchmark, w, impl, fn, verify, *, runs=None, full_runs=None, note=""):
+def measure(benchmark, w, impl, fn, verify, *, runs=None, full_runs=None, note="",
+            extra=None):
     """Time ``fn`` (no arguments) with pytest-benchmark and check its result.
 
-    The first call compiles (fastgd, JAX, C) and is checked; the rounds that follow
-    are timed, as many as fit in `ROUND_BUDGET_S`.  With ``--benchmark-disable``
-    (the normal test run) the body runs once and is checked.
+    The first call compiles (fastgd, JAX, torch.compile, C) and is checked, and its
+    time is kept (``first_call_s``); the rounds that follow are timed, as many as fit
+    in `ROUND_BUDGET_S`.  With ``--benchmark-disable`` (the normal test run) the body
+    runs once and is checked.
     """
     benchmark.group = w.name
     runs = w.runs if runs is None else runs
@@ -219,7 +211,7 @@ def measure(benchmark, w, impl, fn, verify, *, runs=None, full_runs=None, note="
         impl=impl, runs=int(runs), updates=int(w.updates),
         workload_runs=int(full_runs or w.runs),
         epochs=int(w.epochs), unit=w.unit, workload_note=w.note, note=note,
-        threads=_threads_of(impl))
+        threads=_threads_of(impl), **(extra or {}))
     if benchmark.disabled:
         verify(benchmark(fn))
         return
@@ -232,420 +224,30 @@ def measure(benchmark, w, impl, fn, verify, *, runs=None, full_runs=None, note="
 
 
 def _threads_of(impl):
-    if impl in ("fastgd-1t", "torch-1t"):
+    if impl in ("fastgd-1t", "tutorial", "numpy"):
         return 1
-    return numba.config.NUMBA_NUM_THREADS if impl not in ("reference", "numpy") else 1
-
-
-# --- the plain-Python reference -----------------------------------------------------
-
-def run_reference(w, idx):
-    """The seed's loop for the runs ``idx`` of the workload; final points."""
-    out = []
-    if w.name in ("fit_full", "fit_minibatch"):
-        x, y = fit_data()
-        # Mini-batch: the seed's loop visits batches in the data's order; a per-epoch
-        # np.random.permutation would add under 2 % to its time.
-        bs = w.options.get("batch_size")
-        for i in idx:
-            out.append(ref.fit(x, y, tuple(w.x0[i]), w.lr[i], w.epochs, batch_size=bs).x)
-        return np.array(out)
-    kw = {}
-    if w.name == "momentum":
-        kw["momentum"] = w.options["momentum"]
-    if w.name == "step_decay":
-        sched = w.options["schedule"]
-        kw.update(every=sched.params["every"], factor=sched.params["factor"])
-    if w.name == "ftol":
-        kw.update(ftol=w.options["ftol"], f=ref.exp_quadratic)
-    grad = {"exp_quadratic": ref.exp_quadratic_grad, "momentum": ref.exp_quadratic_grad,
-            "ftol": ref.exp_quadratic_grad, "quartic": ref.quartic_grad,
-            "step_decay": ref.quartic_grad, "saddle": ref.saddle_grad}[w.name]
-    for i in idx:
-        x0 = tuple(w.x0[i]) if w.x0.ndim == 2 else float(w.x0[i])
-        out.append(ref.descend(grad, x0, float(w.lr[i]), w.epochs, **kw).x)
-    return np.array(out)
-
-
-# --- NumPy, vectorised over runs ----------------------------------------------------
-
-def run_numpy(w, ftol_every=50):
-    """The same update rule with one NumPy array operation over all runs at a time."""
-    lr = w.lr.copy()
-    if w.name in ("exp_quadratic", "quartic", "step_decay"):
-        x = w.x0.copy()
-        quartic = w.name != "exp_quadratic"
-        every = factor = None
-        if w.name == "step_decay":
-            every, factor = w.options["schedule"].params["every"], \
-                w.options["schedule"].params["factor"]
-        for epoch in range(1, w.epochs + 1):
-            if every is not None and epoch % every == 0:
-                lr = lr * factor
-            g = 4 * x ** 3 - 10 * x + 2 if quartic else np.exp(x) + x * 2
-            x = x - lr * g
-        return x
-    if w.name == "momentum":
-        x, v, beta = w.x0.copy(), np.zeros(w.runs), w.options["momentum"]
-        for _ in range(w.epochs):
-            v = beta * v - lr * (np.exp(x) + x * 2)
-            x = x + v
-        return x
-    if w.name == "saddle":
-        x, y = w.x0[:, 0].copy(), w.x0[:, 1].copy()
-        for _ in range(w.epochs):
-            e = np.exp(x + y)
-            x, y = x - lr * (e + x * 2), y - lr * (e - y * 2)
-        return np.stack([x, y], axis=1)
-    if w.name in ("fit_full", "fit_minibatch"):
-        return _numpy_fit(w)
-    if w.name == "ftol":
-        return _numpy_ftol(w, ftol_every)
-    raise KeyError(w.name)
-
-
-def _numpy_fit(w):
-    xd, yd = fit_data()
-    a, b, c = (w.x0[:, k].copy()[:, None] for k in range(3))
-    lr = w.lr[:, None]
-    bs = w.options.get("batch_size")
-    rng = np.random.default_rng(0)
-    order = np.tile(np.arange(xd.size), (w.runs, 1))
-    for _ in range(w.epochs):
-        if bs is None:
-            batches = [(xd[None, :], yd[None, :])]
-        else:
-            order = rng.permuted(order, axis=1)
-            batches = [(xd[order[:, j:j + bs]], yd[order[:, j:j + bs]])
-                       for j in range(0, xd.size, bs)]
-        for x, y in batches:
-            e = np.exp((-a) * x)
-            r = 2 * (e + b * x + c - y)
-            ga = np.mean(r * e * (-x), axis=1, keepdims=True)
-            gb = np.mean(r * x, axis=1, keepdims=True)
-            gc = np.mean(r, axis=1, keepdims=True)
-            a, b, c = a - lr * ga, b - lr * gb, c - lr * gc
-    return np.concatenate([a, b, c], axis=1)
-
-
-def _numpy_ftol(w, every):
-    """Every ``every`` steps, runs whose last step changed f by <= ftol are retired."""
-    ftol = w.options["ftol"]
-    out = w.x0.copy()
-    active = np.arange(w.runs)
-    x, lr = w.x0.copy(), w.lr.copy()
-    done_epochs = 0
-    while active.size and done_epochs < w.epochs:
-        k = min(every, w.epochs - done_epochs)
-        for _ in range(k - 1):
-            x = x - lr * (np.exp(x) + x * 2)
-        f_before = np.exp(x) + x ** 2
-        x = x - lr * (np.exp(x) + x * 2)
-        done_epochs += k
-        conv = np.abs(np.exp(x) + x ** 2 - f_before) <= ftol
-        out[active] = x
-        keep = ~conv
-        active, x, lr = active[keep], x[keep], lr[keep]
-    return out
-
-
-# --- JAX ----------------------------------------------------------------------------
-
-_JAX_FNS = {}
-
-
-def jax_runner(w):
-    """A function of no arguments that runs the workload with JAX and blocks."""
-    import jax
-    jax.config.update("jax_enable_x64", True)
-    import jax.numpy as jnp
-    from jax import lax
-
-    key = (w.name, w.epochs)
-    if key not in _JAX_FNS:
-        _JAX_FNS[key] = _make_jax(w, jax, jnp, lax)
-    fn = _JAX_FNS[key]
-    x0 = jnp.asarray(w.x0)
-    lr = jnp.asarray(w.lr)
-    args = (x0, lr)
-    if w.name in ("fit_full", "fit_minibatch"):
-        xd, yd = fit_data()
-        args = (x0, lr, jnp.asarray(xd), jnp.asarray(yd))
-
-    def run():
-        return np.asarray(jax.block_until_ready(fn(*args)))
-    return run
-
-
-def _make_jax(w, jax, jnp, lax):
-    ep = w.epochs
-    if w.name == "exp_quadratic":
-        return jax.jit(lambda x, lr: lax.fori_loop(
-            0, ep, lambda i, x: x - lr * (jnp.exp(x) + x * 2), x))
-    if w.name == "quartic":
-        return jax.jit(lambda x, lr: lax.fori_loop(
-            0, ep, lambda i, x: x - lr * (4 * x ** 3 - 10 * x + 2), x))
-    if w.name == "step_decay":
-        every, factor = (w.options["schedule"].params[k] for k in ("every", "factor"))
-
-        def body(i, s):
-            x, lr = s
-            lr = jnp.where((i + 1) % every == 0, lr * factor, lr)
-            return x - lr * (4 * x ** 3 - 10 * x + 2), lr
-        return jax.jit(lambda x, lr: lax.fori_loop(0, ep, body, (x, lr))[0])
-    if w.name == "momentum":
-        beta = w.options["momentum"]
-
-        def body(i, s):
-            x, v, lr = s
-            v = beta * v - lr * (jnp.exp(x) + x * 2)
-            return x + v, v, lr
-        return jax.jit(lambda x, lr: lax.fori_loop(0, ep, body, (x, jnp.zeros_like(x), lr))[0])
-    if w.name == "saddle":
-        def body(i, s):
-            x, y, lr = s
-            e = jnp.exp(x + y)
-            return x - lr * (e + x * 2), y - lr * (e - y * 2), lr
-        return jax.jit(lambda p, lr: jnp.stack(
-            lax.fori_loop(0, ep, body, (p[:, 0], p[:, 1], lr))[:2], axis=1))
-    if w.name in ("fit_full", "fit_minibatch"):
-        bs = w.options.get("batch_size")
-
-        def grad(p, x, y):
-            a, b, c = p
-            e = jnp.exp((-a) * x)
-            r = 2 * (e + b * x + c - y)
-            return jnp.stack([jnp.mean(r * e * (-x)), jnp.mean(r * x), jnp.mean(r)])
-        vgrad = jax.vmap(grad, in_axes=(0, None, None) if bs is None else (0, 0, 0))
-
-        if bs is None:
-            def fit(p, lr, x, y):
-                return lax.fori_loop(0, ep, lambda i, p: p - lr[:, None] * vgrad(p, x, y), p)
-            return jax.jit(fit)
-
-        n_batches = 100 // bs
-
-        def fit(p, lr, x, y):
-            def epoch(i, s):
-                p, key = s
-                key, sub = jax.random.split(key)
-                order = jnp.argsort(jax.random.uniform(sub, (p.shape[0], x.size)), axis=1)
-
-                def batch(j, p):
-                    rows = lax.dynamic_slice_in_dim(order, j * bs, bs, axis=1)
-                    return p - lr[:, None] * vgrad(p, x[rows], y[rows])
-                return lax.fori_loop(0, n_batches, batch, p), key
-            return lax.fori_loop(0, ep, epoch, (p, jax.random.key(0)))[0]
-        return jax.jit(fit)
-    if w.name == "ftol":
-        ftol = w.options["ftol"]
-
-        # One while_loop over the batch (what vmap of a per-run while_loop compiles
-        # to): converged lanes are frozen, the loop ends when all are done.
-        def fit(x, lr):
-            def cond(s):
-                i, x, f, done = s
-                return (i < ep) & ~jnp.all(done)
-
-            def body(s):
-                i, x, f, done = s
-                x_new = jnp.where(done, x, x - lr * (jnp.exp(x) + x * 2))
-                f_new = jnp.exp(x_new) + x_new ** 2
-                return i + 1, x_new, f_new, done | (jnp.abs(f_new - f) <= ftol)
-            f0 = jnp.exp(x) + x ** 2
-            return lax.while_loop(cond, body, (0, x, f0, jnp.zeros(x.shape, bool)))[1]
-        return jax.jit(fit)
-    raise KeyError(w.name)
-
-
-# --- PyTorch, eager -----------------------------------------------------------------
-
-def torch_runner(w, threads=None, ftol_every=50):
-    """A function of no arguments that runs the workload with eager PyTorch (float64)
-    on ``threads`` intra-op threads (default: PyTorch's default, all cores)."""
-    import torch
-    if "threads" not in _TORCH_DEFAULT:
-        _TORCH_DEFAULT["threads"] = torch.get_num_threads()
-    threads = threads or _TORCH_DEFAULT["threads"]
-    x0 = torch.from_numpy(w.x0.copy())
-    lr0 = torch.from_numpy(w.lr.copy())
-    ep = w.epochs
-
-    def run():
-        before = torch.get_num_threads()
-        torch.set_num_threads(threads)
-        try:
-            with torch.no_grad():
-                return _torch_run(torch, w, x0, lr0, ep, ftol_every)
-        finally:
-            torch.set_num_threads(before)
-    return run
-
-
-_TORCH_DEFAULT = {}
-
-
-def _torch_run(torch, w, x0, lr0, ep, ftol_every):
-    if True:
-        x, lr = x0.clone(), lr0.clone()
-        if w.name in ("exp_quadratic", "quartic", "step_decay"):
-            sched = w.options.get("schedule")
-            for epoch in range(1, ep + 1):
-                if sched is not None and epoch % sched.params["every"] == 0:
-                    lr.mul_(sched.params["factor"])
-                if w.name == "exp_quadratic":
-                    g = torch.exp(x).add_(x, alpha=2)
-                else:
-                    g = (x ** 3).mul_(4).sub_(x, alpha=10).add_(2)
-                x.sub_(g.mul_(lr))
-            return x.numpy()
-        if w.name == "momentum":
-            v = torch.zeros_like(x)
-            beta = w.options["momentum"]
-            for _ in range(ep):
-                v.mul_(beta).sub_(torch.exp(x).add_(x, alpha=2).mul_(lr))
-                x.add_(v)
-            return x.numpy()
-        if w.name == "saddle":
-            p = x.T.contiguous()
-            for _ in range(ep):
-                e = torch.exp(p[0] + p[1])
-                g = torch.stack([e + p[0] * 2, e - p[1] * 2])
-                p.sub_(g.mul_(lr))
-            return p.T.numpy()
-        if w.name in ("fit_full", "fit_minibatch"):
-            return _torch_fit(torch, w, x, lr)
-        if w.name == "ftol":
-            return _torch_ftol(torch, w, x, lr, ftol_every)
-        raise KeyError(w.name)
-
-
-def _torch_fit(torch, w, p, lr):
-    xd, yd = (torch.from_numpy(v) for v in fit_data())
-    a, b, c = (p[:, k:k + 1].clone() for k in range(3))
-    lr = lr[:, None]
-    bs = w.options.get("batch_size")
-    gen = torch.Generator().manual_seed(0)
-    for _ in range(w.epochs):
-        if bs is None:
-            batches = [(xd[None, :], yd[None, :])]
-        else:
-            order = torch.rand(w.runs, xd.numel(), generator=gen, dtype=torch.float64)
-            order = order.argsort(dim=1)
-            batches = [(xd[order[:, j:j + bs]], yd[order[:, j:j + bs]])
-                       for j in range(0, xd.numel(), bs)]
-        for x, y in batches:
-            e = torch.exp((-a) * x)
-            r = 2 * (e + b * x + c - y)
-            ga = (r * e * (-x)).mean(dim=1, keepdim=True)
-            gb = (r * x).mean(dim=1, keepdim=True)
-            gc = r.mean(dim=1, keepdim=True)
-            a, b, c = a - lr * ga, b - lr * gb, c - lr * gc
-    return torch.cat([a, b, c], dim=1).numpy()
-
-
-def _torch_ftol(torch, w, x, lr, every):
-    ftol = w.options["ftol"]
-    out = x.clone()
-    active = torch.arange(w.runs)
-    done_epochs = 0
-    while active.numel() and done_epochs < w.epochs:
-        k = min(every, w.epochs - done_epochs)
-        for _ in range(k - 1):
-            x = x - lr * (torch.exp(x) + x * 2)
-        f_before = torch.exp(x) + x ** 2
-        x = x - lr * (torch.exp(x) + x * 2)
-        done_epochs += k
-        keep = (torch.exp(x) + x ** 2 - f_before).abs() > ftol
-        out[active] = x
-        active, x, lr = active[keep], x[keep], lr[keep]
-    return out.numpy()
-
-
-# --- C, compiled at benchmark time --------------------------------------------------
-
-_C_SOURCE = r"""
-#include <math.h>
-#define LANES 64
-/* Runs in blocks of LANES: a block's state stays in L1 for all its updates and the
-   lane loop is a SIMD loop (glibc's vector exp under -ffast-math). */
-#define KERNEL(NAME, GRAD)                                                        \
-void NAME(double *restrict x, const double *restrict lr, long n, long epochs,    \
-          int threads) {                                                          \
-    _Pragma("omp parallel for num_threads(threads) schedule(static)")            \
-    for (long s = 0; s < n; s += LANES) {                                         \
-        long w = n - s < LANES ? n - s : LANES;                                   \
-        double xb[LANES], lb[LANES];                                              \
-        for (long c = 0; c < w; c++) { xb[c] = x[s + c]; lb[c] = lr[s + c]; }     \
-        for (long e = 0; e < epochs; e++) {                                       \
-            _Pragma("omp simd")                                                   \
-            for (long c = 0; c < w; c++) { double v = xb[c]; xb[c] = v - lb[c] * (GRAD); } \
-        }                                                                         \
-        for (long c = 0; c < w; c++) x[s + c] = xb[c];                            \
-    }                                                                             \
-}
-KERNEL(gd_exp_quadratic, exp(v) + v * 2.0)
-KERNEL(gd_quartic, 4.0 * v * v * v - 10.0 * v + 2.0)
-"""
-
-_C_LIB = {}
-C_FLAGS = ["-O3", "-march=native", "-ffast-math", "-fopenmp", "-shared", "-fPIC"]
-
-
-def c_library():
-    """The C kernels, compiled once per process into a temporary directory (or None)."""
-    if "lib" not in _C_LIB:
-        _C_LIB["lib"] = None
-        cc = shutil.which("gcc")
-        if cc is not None:
-            tmp = tempfile.mkdtemp(prefix="fastgd-bench-c-")
-            src, so = os.path.join(tmp, "gd.c"), os.path.join(tmp, "gd.so")
-            with open(src, "w") as fh:
-                fh.write(_C_SOURCE)
-            done = subprocess.run([cc, *C_FLAGS, src, "-o", so, "-lm"],
-                                  capture_output=True, text=True)
-            if done.returncode == 0:
-                lib = ctypes.CDLL(so)
-                for name in ("gd_exp_quadratic", "gd_quartic"):
-                    fn = getattr(lib, name)
-                    fn.restype = None
-                    fn.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_long,
-                                   ctypes.c_long, ctypes.c_int]
-                _C_LIB["lib"] = lib
-    return _C_LIB["lib"]
-
-
-def c_runner(w, lib):
-    fn = getattr(lib, "gd_" + w.name)
-    threads = numba.config.NUMBA_NUM_THREADS
-    lr = np.ascontiguousarray(w.lr)
-
-    def run():
-        x = w.x0.copy()
-        fn(x.ctypes.data, lr.ctypes.data, x.size, w.epochs, threads)
-        return x
-    return run
-
-
-def gcc_version():
-    cc = shutil.which("gcc")
-    if cc is None:
-        return None
-    return subprocess.run([cc, "-dumpfullversion"], capture_output=True,
-                          text=True).stdout.strip()
-
-
+    if impl in ("torch", "torch-compile"):
+        return _peers.TORCH_THREADS
+    return numba.config.NUMBA_NUM_THREADS
 
 
 # --- one benchmark: a workload, an implementation ------------------------------------
 
-IMPLS = ("reference", "numpy", "fastgd-1t", "fastgd", "jax", "torch", "torch-1t", "c")
+IMPLS = ("tutorial", "numpy", "torch", "torch-compile", "jax", "fused", "c", "fastgd-1t",
+         "fastgd")
+#: The ftol workload also times JAX's second strategy (`_peers._jax_ftol_runner`);
+#: the report keeps the faster of the two and says which.
+FTOL_IMPLS = IMPLS + ("jax-while",)
 
-#: NumPy / PyTorch / JAX at these workloads' full size would take minutes per call:
-#: they run an evenly strided subset of this many runs (per-run cost is flat there;
-#: if anything the smaller arrays favour the peer) and are scaled per run-update.
-PEER_RUNS_CAP = {"quartic": (250_000, ("numpy", "torch", "torch-1t")),
-                 "fit_minibatch": (2_500, ("numpy", "torch", "torch-1t", "jax"))}
+#: Workloads where a peer at full size would take minutes per call: it runs an evenly
+#: strided subset of this many runs (per-run cost is flat there; if anything the
+#: smaller arrays favour the peer) and is scaled per run-update.
+PEER_RUNS_CAP = {"quartic": (250_000, ("numpy", "torch", "torch-compile")),
+                 "fit_minibatch": (2_500, ("numpy", "torch", "torch-compile", "jax"))}
+
+#: torch.compile compiles for tens of seconds per workload: in the smoke run (the
+#: normal test suite) it is exercised on one workload only.
+COMPILE_SMOKE = ("exp_quadratic",)
 
 
 def subset(w, idx):
@@ -654,12 +256,20 @@ def subset(w, idx):
                     w.ref_runs, w.options, w.unit, w.note)
 
 
-def _Sliced(expected, idx):
-    x = np.asarray(expected.x)
-    return _Points(x.reshape(x.shape[0], -1)[idx])
+def tutorial_slice(w, expected):
+    """Runs for the tutorial's loop: evenly strided, or for tolerance-stopped runs a
+    stratified sample (every k-th run in order of stopping epoch), so that the slice's
+    mean epochs equal the whole workload's."""
+    n = min(w.ref_runs, w.runs)
+    if "ftol" not in w.options:
+        return np.unique(np.linspace(0, w.runs - 1, n).astype(int))
+    nit = np.asarray(expected.nit).reshape(-1)
+    order = np.argsort(nit, kind="stable")
+    picks = ((np.arange(n) + 0.5) * w.runs / n).astype(int)
+    return np.sort(order[picks])
 
 
-def bench_one(benchmark, w, impl, expected):
+def bench_one(benchmark, w, impl, expected, bench_size="smoke"):
     """Time implementation ``impl`` on workload ``w``; ``expected`` is fastgd's Result."""
     import pytest
 
@@ -669,49 +279,77 @@ def bench_one(benchmark, w, impl, expected):
     if impl in capped and w.runs > cap:
         idx = np.unique(np.linspace(0, w.runs - 1, cap).astype(int))
         w, expected = subset(w, idx), _Sliced(expected, idx)
-        note = f"{idx.size} of {full_runs} runs (strided), scaled per run-update"
-    ftol_note = "checks ftol every 50 steps, drops converged runs" if w.name == "ftol" else ""
-    note = "; ".join(n for n in (note, ftol_note) if n)
+        note = f"{idx.size:,} of {full_runs:,} runs (strided), scaled per run-update"
+    ftol = w.name == "ftol"
+    if ftol and impl in ("numpy", "torch", "torch-compile", "jax"):
+        note = "; ".join(n for n in (note, f"tests ftol every {_peers.FTOL_CHUNK} steps "
+                                     "and drops converged runs") if n)
     kw = dict(runs=w.runs, full_runs=full_runs, note=note)
-    if impl == "reference":
-        idx = w.ref_slice()
-        measure(benchmark, w, impl, lambda: run_reference(w, idx),
+    if impl == "tutorial":
+        idx = tutorial_slice(w, expected)
+        extra = {}
+        note = f"{idx.size} of {w.runs:,} runs (strided), scaled per run-update"
+        if ftol:
+            nit = np.asarray(expected.nit).reshape(-1)
+            extra = dict(slice_mean_epochs=float(nit[idx].mean()),
+                         workload_mean_epochs=float(nit.mean()))
+            note = (f"{idx.size} of {w.runs:,} runs, stratified by stopping epoch: mean "
+                    f"{nit[idx].mean():.0f} epochs against {nit.mean():.0f} for all runs")
+        measure(benchmark, w, impl, lambda: _peers.run_tutorial(w, idx),
                 lambda got: check(w, got, _exact(w, idx, expected), idx,
-                                  tol=dict(rtol=1e-7, atol=1e-9)),
-                runs=idx.size, full_runs=full_runs,
-                note=f"{idx.size} of {w.runs} runs (strided), scaled per run-update")
+                                  tol=dict(rtol=1e-7, atol=1e-9) if not ftol else None),
+                runs=idx.size, full_runs=full_runs, note=note, extra=extra)
     elif impl == "numpy":
-        measure(benchmark, w, impl, lambda: run_numpy(w), lambda got: check(w, got, expected),
-                **kw)
+        measure(benchmark, w, impl, lambda: _peers.run_numpy(w),
+                lambda got: check(w, got, expected), **kw)
     elif impl in ("fastgd", "fastgd-1t"):
         threads = 1 if impl == "fastgd-1t" else None
+        if ftol:
+            kw["note"] = ("stops each run when |f change| <= ftol; a lane whose run "
+                          "stopped takes the next run")
         measure(benchmark, w, impl, lambda: run_fastgd(w, threads),
                 lambda got: check(w, got.x, expected), **kw)
-    elif impl == "jax":
+    elif impl in ("jax", "jax-while"):
         pytest.importorskip("jax")
-        if w.name == "ftol":
-            kw["note"] = "one while_loop until every run has converged"
-        measure(benchmark, w, impl, jax_runner(w), lambda got: check(w, got, expected), **kw)
-    elif impl in ("torch", "torch-1t"):
+        variant = "while" if impl == "jax-while" else "fori"
+        if ftol and variant == "while":
+            kw["note"] = (f"a while_loop per chunk of up to {_peers.FTOL_CHUNK} steps, "
+                          "testing every step; drops converged runs between chunks")
+        measure(benchmark, w, impl, _peers.jax_runner(w, variant),
+                lambda got: check(w, got, expected), **kw)
+    elif impl in ("torch", "torch-compile"):
         pytest.importorskip("torch")
-        runner = torch_runner(w, threads=1 if impl == "torch-1t" else None)
-        measure(benchmark, w, impl, runner, lambda got: check(w, got, expected), **kw)
+        compiled = impl == "torch-compile"
+        if compiled and bench_size == "smoke" and w.name not in COMPILE_SMOKE:
+            pytest.skip("torch.compile is exercised on one workload in the smoke run")
+        measure(benchmark, w, impl, _peers.torch_runner(w, compiled=compiled),
+                lambda got: check(w, got, expected), **kw)
+    elif impl == "fused":
+        if w.name not in _peers.FUSED:
+            pytest.skip("the hand-fused loop covers e^x + x^2 and the quartic only")
+        measure(benchmark, w, impl, _peers.fused_runner(w),
+                lambda got: check(w, got, expected), **kw)
     elif impl == "c":
         if w.name not in ("exp_quadratic", "quartic"):
-            pytest.skip("the C loop covers workloads 1 and 2 only")
-        lib = c_library()
+            pytest.skip("the C loop covers e^x + x^2 and the quartic only")
+        lib = _peers.c_library()
         if lib is None:
             pytest.skip("gcc (with OpenMP) not available")
-        measure(benchmark, w, impl, c_runner(w, lib), lambda got: check(w, got, expected),
-                **kw)
+        measure(benchmark, w, impl, _peers.c_runner(w, lib),
+                lambda got: check(w, got, expected), **kw)
     else:
         raise KeyError(impl)
 
 
-def _exact(w, idx, expected):
-    """What the reference must reproduce on its slice.
+def _Sliced(expected, idx):
+    x = np.asarray(expected.x)
+    return _Points(x.reshape(x.shape[0], -1)[idx])
 
-    The shuffled mini-batch reference runs the seed's loop in data order, so it is
+
+def _exact(w, idx, expected):
+    """What the tutorial's loop must reproduce on its slice.
+
+    The tutorial's mini-batch loop visits batches in the data's order, so it is
     checked against fastgd with ``shuffle=False`` on the same runs.
     """
     if w.name != "fit_minibatch":

@@ -8,6 +8,6 @@ from _workloads import IMPLS, bench_one
 
 
 @pytest.mark.parametrize("impl", IMPLS)
-def test_momentum(benchmark, get_workload, impl):
+def test_momentum(benchmark, get_workload, bench_size, impl):
     w, expected = get_workload("momentum")
-    bench_one(benchmark, w, impl, expected)
+    bench_one(benchmark, w, impl, expected, bench_size)

@@ -26,7 +26,7 @@ def test_demo_quick_writes_its_figures(tmp_path):
                  "quartic_minima.png", "step_decay.png", "fit.png", "momentum.png"):
         assert must in names
         assert (out / must).stat().st_size > 10_000
-    assert "reference*" in run.stdout and "speed-up" in run.stdout
+    assert "tutorial*" in run.stdout and "speed-up" in run.stdout
     assert "lr=0.0001 is too slow" in run.stdout and "lr=0.8 is diverging" in run.stdout
     assert "[1/" in run.stderr  # progress goes to stderr
 
