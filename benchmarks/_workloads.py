@@ -119,7 +119,7 @@ def workload(name, size):
     if name == "ftol":
         n1, n2, ep = s["ftol"]
         x0, lr = _grid(n1, n2, np.linspace(-4.0, 4.0, n1), np.logspace(-3, np.log10(0.5), n2))
-        return Workload(name, x0.size, ep, ep, x0, lr, max(s["ref"] // 8, 2),
+        return Workload(name, x0.size, ep, ep, x0, lr, max(s["ref"] // 2, 2),
                         dict(ftol=1e-10),
                         unit="1 nominal update (max epochs)",
                         note="e^x + x^2, ftol = 1e-10, runs stop when converged")

@@ -239,39 +239,53 @@ def figures(table, latency, size, command, loadavg):
                 workloads=workloads, targets_missed=misses, latency_s=latency or {})
 
 
+#: How the sentences name each peer.
+PHRASE = {"tutorial": "the tutorial's loop", "numpy": "NumPy", "torch": "PyTorch eager",
+          "torch-compile": "torch.compile", "jax": "JAX", "fused": "the hand-fused Numba loop",
+          "c": "the C -O3 loop"}
+
+
+def _short(fig, w):
+    return fig["workloads"][w]["label"].split(". ", 1)[1]
+
+
 def _range_sentence(fig, peer):
-    """'A-Bx faster than <peer>' with the exceptions named, from the figures."""
+    """fastgd against one peer over the workloads, every figure from the run: the
+    range where fastgd is ahead, and each workload where it is behind, named."""
     ratios = {w: v["speedup_of_fastgd"][peer] for w, v in fig["workloads"].items()
               if peer in v["speedup_of_fastgd"]}
     if not ratios:
         return None
     ahead = {w: r for w, r in ratios.items() if r >= 1}
     behind = {w: r for w, r in ratios.items() if r < 1}
-    label = {w: fig["workloads"][w]["label"].split(". ", 1)[1] for w in ratios}
+    name = PHRASE[peer]
     parts = []
     if ahead:
-        lo, hi = min(ahead.values()), max(ahead.values())
-        parts.append(f"{_fmt_ratio(lo)}-{_fmt_ratio(hi)} faster than {IMPL_LABEL[peer]}"
-                     if lo != hi else f"{_fmt_ratio(lo)} faster than {IMPL_LABEL[peer]}")
-        if len(ahead) < len(ratios):
-            parts[-1] += f" on {len(ahead)} of {len(ratios)} workloads"
+        lo, hi = min(ahead, key=ahead.get), max(ahead, key=ahead.get)
+        text = (f"fastgd is {_fmt_ratio(ahead[lo])} ({_short(fig, lo)}) to "
+                f"{_fmt_ratio(ahead[hi])} ({_short(fig, hi)}) faster than {name}"
+                if lo != hi else
+                f"fastgd is {_fmt_ratio(ahead[lo])} faster than {name} ({_short(fig, lo)})")
+        if behind:
+            text += f" on {len(ahead)} of {len(ratios)} workloads"
+        parts.append(text)
     if behind:
-        slow = ", ".join(f"{label[w]} {_fmt_ratio(r)}" for w, r in sorted(
+        slow = ", ".join(f"{_fmt_ratio(1 / r)} on {_short(fig, w)}" for w, r in sorted(
             behind.items(), key=lambda kv: kv[1]))
-        parts.append(f"slower than {IMPL_LABEL[peer]} on {slow}")
+        parts.append(f"{name} is faster than fastgd: {slow}")
     return "; ".join(parts)
 
 
 def summary_lines(fig):
     """The speed-up sentences: one per peer, every figure from the run."""
-    lines = [f"- fastgd (all cores) vs {IMPL_LABEL[p]}: {s}." for p in PEERS
-             if (s := _range_sentence(fig, p)) is not None]
+    lines = [f"- {s if s.startswith('fastgd') else s[0].upper() + s[1:]}." for p in PEERS
+             if p != "fastgd-1t" and (s := _range_sentence(fig, p)) is not None]
     misses = fig["targets_missed"]
     if misses:
         lines.append("- Targets missed: " + "; ".join(
-            f"{fig['workloads'][m['workload']]['label'].split('. ', 1)[1]} vs "
-            f"{IMPL_LABEL[m['peer']]} {_fmt_ratio(m['ratio'])} (target >= "
-            f"{_fmt_ratio(m['target'])})" for m in misses) + ".")
+            f"{_short(fig, m['workload'])} vs {PHRASE[m['peer']]} "
+            f"{_fmt_ratio(m['ratio'])} (target >= {_fmt_ratio(m['target'])})"
+            for m in misses) + ".")
     else:
         lines.append("- Every target met.")
     return lines
