@@ -69,11 +69,13 @@ README_END = "<!-- benchmarks:end -->"
 # --- running -----------------------------------------------------------------------
 
 def run_benchmarks(size, json_path, extra=()):
+    """Run the benchmarks into ``json_path``; failed peers go to ``<json_path>.failures``."""
+    env = dict(os.environ, FASTGD_BENCH_FAILURES=json_path + ".failures")
     cmd = [sys.executable, "-m", "pytest", os.path.join(ROOT, "benchmarks"),
            "--benchmark-enable", "--benchmark-only", f"--bench-size={size}",
            f"--benchmark-json={json_path}", "-q", "-p", "no:cacheprovider", *extra]
     print("+", " ".join(cmd), flush=True)
-    subprocess.run(cmd, cwd=ROOT, check=True)
+    subprocess.run(cmd, cwd=ROOT, check=True, env=env)
 
 
 def _time_python(code, env=None):
@@ -163,7 +165,13 @@ def load(json_path):
             rec["compile_s"] = max(info["first_call_s"] - rec["median_s"], 0.0)
         table.setdefault(b["group"], {})[info["impl"]] = rec
     _merge_jax_strategies(table)
-    return table, data
+    failures = {}
+    if os.path.exists(json_path + ".failures"):
+        with open(json_path + ".failures") as fh:
+            for line in fh:
+                f = json.loads(line)
+                failures.setdefault(f["workload"], {})[f["impl"]] = f["error"]
+    return table, failures
 
 
 def _merge_jax_strategies(table):
@@ -204,7 +212,7 @@ def _fmt_ratio(v):
     return f"{v:.1f}x" if v >= 10 else f"{v:.2f}x"
 
 
-def figures(table, latency, size, command, loadavg):
+def figures(table, failures, latency, size, command, loadavg):
     """Every figure of the report, as one JSON-ready dict."""
     workloads = {}
     misses = []
@@ -230,7 +238,8 @@ def figures(table, latency, size, command, loadavg):
         workloads[w] = dict(label=WORKLOAD_LABEL[w], runs=any_rec["workload_runs"],
                             updates=any_rec["updates"], unit=any_rec["unit"],
                             note=any_rec.get("workload_note", ""), ns_ru=impls,
-                            speedup_of_fastgd=speedup)
+                            speedup_of_fastgd=speedup, failed=failures.get(w, {}),
+                            compile_slower_than_eager=_compile_slower(row))
     return dict(generated=datetime.date.today().isoformat(), size=size, command=command,
                 machine=dict(cpu=cpu_model(), cores=os.cpu_count(),
                              system=f"{platform.system()} {platform.release()}",
@@ -247,6 +256,11 @@ PHRASE = {"tutorial": "the tutorial's loop", "numpy": "NumPy", "torch": "PyTorch
 
 def _short(fig, w):
     return fig["workloads"][w]["label"].split(". ", 1)[1]
+
+
+def _compile_slower(row):
+    return ("torch" in row and "torch-compile" in row
+            and row["torch-compile"]["ns_ru"] > row["torch"]["ns_ru"])
 
 
 def _range_sentence(fig, peer):
@@ -280,6 +294,15 @@ def summary_lines(fig):
     """The speed-up sentences: one per peer, every figure from the run."""
     lines = [f"- {s if s.startswith('fastgd') else s[0].upper() + s[1:]}." for p in PEERS
              if p != "fastgd-1t" and (s := _range_sentence(fig, p)) is not None]
+    slower = [_short(fig, w) for w, v in fig["workloads"].items()
+              if v["compile_slower_than_eager"]]
+    failed = [f"{_short(fig, w)} ({v['failed']['torch-compile']})"
+              for w, v in fig["workloads"].items() if "torch-compile" in v["failed"]]
+    if slower:
+        lines.append("- torch.compile is slower than eager PyTorch on " + ", ".join(slower)
+                     + ".")
+    if failed:
+        lines.append("- torch.compile fails on " + "; ".join(failed) + ".")
     misses = fig["targets_missed"]
     if misses:
         lines.append("- Targets missed: " + "; ".join(
@@ -291,7 +314,7 @@ def summary_lines(fig):
     return lines
 
 
-def _ns_table(table, impls, workloads, short=False):
+def _ns_table(table, impls, workloads, short=False, failures=None):
     head = ["workload", "runs x updates"] + [IMPL_LABEL[i] for i in impls]
     lines = ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
     for w in workloads:
@@ -301,11 +324,13 @@ def _ns_table(table, impls, workloads, short=False):
         for i in impls:
             r = row.get(i)
             if r is None:
-                cells.append("-")
+                cells.append("fails" if i in (failures or {}).get(w, {}) else "-")
             else:
                 text = _fmt(r["ns_ru"])
                 if r["runs"] < r["workload_runs"]:
                     text += " *"
+                if i == "torch-compile" and _compile_slower(row):
+                    text += " (slower)"
                 cells.append(f"**{text}**" if i == "fastgd" else text)
         label = WORKLOAD_LABEL[w] if not short else WORKLOAD_LABEL[w].split(". ", 1)[1]
         lines.append(f"| {label} | {any_rec['workload_runs']:,} x {any_rec['updates']:,} | "
@@ -313,7 +338,7 @@ def _ns_table(table, impls, workloads, short=False):
     return lines
 
 
-def markdown(table, fig, latency, command):
+def markdown(table, failures, fig, latency, command):
     impls = [i for i in IMPL_ORDER if any(i in row for row in table.values())]
     workloads = [w for w in WORKLOAD_ORDER if w in table]
     ver = fig["versions"]
@@ -345,7 +370,7 @@ def markdown(table, fig, latency, command):
         "",
         "## ns per run-update",
         "",
-        *_ns_table(table, impls, workloads),
+        *_ns_table(table, impls, workloads, failures=failures),
         "",
         "\\* timed on a slice of the runs and scaled per run-update (the full size would "
         "take hours); slices are listed under Details.",
@@ -463,7 +488,7 @@ def markdown(table, fig, latency, command):
     return "\n".join(lines)
 
 
-def readme_section(table, fig):
+def readme_section(table, failures, fig):
     """The README's performance section body, between the markers."""
     impls = [i for i in IMPL_ORDER if any(i in row for row in table.values())]
     workloads = [w for w in WORKLOAD_ORDER if w in table]
@@ -477,7 +502,7 @@ def readme_section(table, fig):
         "peers, the machine and the versions in [docs/benchmarks.md](docs/benchmarks.md) "
         "and every figure in [docs/benchmarks.json](docs/benchmarks.json):",
         "",
-        *_ns_table(table, impls, workloads, short=True),
+        *_ns_table(table, impls, workloads, short=True, failures=failures),
         "",
         *summary_lines(fig),
         README_END,
@@ -538,14 +563,14 @@ def main(argv=None):
     if json_path is None:
         json_path = os.path.join(tempfile.mkdtemp(prefix="fastgd-bench-"), "benchmarks.json")
         run_benchmarks(args.size, json_path, ("-k", args.k) if args.k else ())
-    table, _ = load(json_path)
+    table, failures = load(json_path)
     latency = None if args.no_latency else measure_latency()
     command = "python benchmarks/report.py" + ("" if args.size == "full"
                                                else f" --size {args.size}")
     loadavg = ", ".join(f"{v:.2f}" for v in os.getloadavg()) if hasattr(os, "getloadavg") \
         else None
-    fig = figures(table, latency, args.size, command, loadavg)
-    md = markdown(table, fig, latency, command)
+    fig = figures(table, failures, latency, args.size, command, loadavg)
+    md = markdown(table, failures, fig, latency, command)
     with open(os.path.join(args.out_dir, "benchmarks.md"), "w") as fh:
         fh.write(md)
     with open(os.path.join(args.out_dir, "benchmarks.json"), "w") as fh:
@@ -553,7 +578,7 @@ def main(argv=None):
         fh.write("\n")
     plot(table, os.path.join(args.out_dir, "benchmarks.png"))
     if args.readme or (args.readme is None and args.size == "full"):
-        write_readme(readme_section(table, fig))
+        write_readme(readme_section(table, failures, fig))
     print(md)
 
 
