@@ -19,6 +19,7 @@ import numpy as np
 from . import _tutorial as tut
 from . import plot, problems
 from ._api import minimize, sweep
+from .refinement import refine
 from .result import Status
 from .scan import lr_scan
 from .schedules import step_decay
@@ -176,6 +177,26 @@ def _quartic(d):
     d.figure("quartic_paths.png", plot.paths_1d, p, paths, annotate=5)
 
 
+def _basins(d):
+    p = problems.quartic
+    n = d.size(1024, 65)
+    axes = dict(x0=np.linspace(-3, 3, n), lr=np.geomspace(1e-3, 0.3, n))
+    found, secs = d.timed(f"quartic basins, refined adaptively: a {n} x {n} map of x0 x lr",
+                          lambda: refine(p, **axes, epochs=500, gtol=1e-6, by="minimum",
+                                         start=d.size(33, 9)))
+    per = _per_update(lambda: [ref.descend(ref.quartic_grad, s, 0.01, 100, gtol=1e-6)
+                               for s in (-2.0, 2.0)], 200)
+    m = found.minima
+    d.rows.append(Row("quartic basins, refined", found.runs,
+                      int(found.result.nit[found.computed].sum()), secs, per,
+                      f"{found.runs:,} of {n * n:,} runs computed; basin of -1.673: "
+                      f"{100 * m.fraction[0]:.0f}%, of 1.470: {100 * m.fraction[1]:.0f}%"))
+    d.notes.append(f"Adaptive refinement ran {found.runs:,} of the {n * n:,} runs of the "
+                   f"quartic's basin map ({100 * found.runs / (n * n):.1f}%).")
+    d.figure("quartic_basins.png", plot.grid_map, found.result, m, x="lr", y="x0",
+             size=(8.5, 4.8))
+
+
 def _step_decay(d):
     p = problems.quartic
     nx, nl = d.size(500, 40), d.size(200, 20)
@@ -256,8 +277,8 @@ def _momentum(d):
     d.figure("momentum.png", plot.compare_runs, p, seed, runs=[0, 1])
 
 
-STEPS = (_exp_quadratic, _lr_question, _saddle, _quartic, _step_decay, _fit, _fit_mini_batch,
-         _momentum)
+STEPS = (_exp_quadratic, _lr_question, _saddle, _quartic, _basins, _step_decay, _fit,
+         _fit_mini_batch, _momentum)
 
 
 def _seconds(s):

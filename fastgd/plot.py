@@ -179,20 +179,27 @@ def _curve(problem, ax, lo, hi, **style):
     ax.set_ylabel("f(x)")
 
 
-def _number_points(ax, xs, ys, every, colour):
+def _number_points(ax, xs, ys, every, colour, placed=None):
     """Number every ``every``-th point by its epoch, as the seed does, leaving
-    out a number that would sit on the previous one (a run that has settled)."""
+    out a number that would overlap one already placed (``placed``: positions
+    in axes fractions, shared between runs), such as those of a run that has
+    settled.  Numbers sit just above and right of their point."""
     x0, x1 = ax.get_xlim()
     y0, y1 = ax.get_ylim()
-    last = None
+    placed = [] if placed is None else placed
     for k in range(0, len(xs), every):
         if not (np.isfinite(xs[k]) and np.isfinite(ys[k])):
             continue
         here = np.array([(xs[k] - x0) / (x1 - x0), (ys[k] - y0) / (y1 - y0)])
-        if last is not None and np.max(np.abs(here - last)) < 0.025:
+        if not (0 <= here[0] <= 1 and 0 <= here[1] <= 1):
             continue
-        ax.text(xs[k], ys[k], str(k), fontsize=7, color=colour, clip_on=True)
-        last = here
+        # About the size of a 7-point number on a default figure.
+        if any(abs(here[0] - p[0]) < 0.012 * (1 + len(str(k))) and abs(here[1] - p[1]) < 0.035
+               for p in placed):
+            continue
+        ax.annotate(str(k), (xs[k], ys[k]), xytext=(2, 2), textcoords="offset points",
+                    fontsize=7, color=colour, clip_on=True)
+        placed.append(here)
 
 
 def _check_dim(problem, dim, what):
@@ -245,10 +252,11 @@ def paths_1d(problem, result, runs=None, ax=None, annotate=True, xlim=None):
     (lo, hi), = [xlim] if xlim is not None else _window(problem, paths, result, runs)
     _curve(problem, ax, lo, hi, color="0.25", lw=1.5, label=f"f: {problem.name}")
     every = int(annotate) if not isinstance(annotate, bool) else (1 if annotate else 0)
+    placed = []
     for r, (xs, fs) in zip(runs, paths):
         line, = ax.plot(xs[:, 0], fs, ".-", lw=0.6, ms=5, label=run_label(result, r))
         if every:
-            _number_points(ax, xs[:, 0], fs, every, line.get_color())
+            _number_points(ax, xs[:, 0], fs, every, line.get_color(), placed)
     ax.set_title(f"Gradient descent on {problem.name}")
     ax.legend(fontsize=8)
     return ax
@@ -320,16 +328,20 @@ def paths_2d(problem, result, runs=None, ax=None, levels=30, xlim=None, ylim=Non
     lv = _levels(Z, levels)
     norm = BoundaryNorm(lv, 256) if np.ndim(lv) == 1 else None
     filled = ax.contourf(X, Y, Z, levels=lv, cmap="viridis", norm=norm)
-    ax.figure.colorbar(filled, ax=ax, label="f(x, y)", format="%.3g")
+    bar = ax.figure.colorbar(filled, ax=ax, label="f(x, y)", format="%.3g")
+    if np.ndim(lv) == 1 and len(lv) > 7:
+        # A tick at every band edge is unreadable: seven, evenly along the bar.
+        bar.set_ticks(lv[np.unique(np.linspace(0, len(lv) - 1, 7).round().astype(int))])
     ax.set_xlim(xlim)
     ax.set_ylim(ylim)
+    placed = []
     for i, (r, (xs, _)) in enumerate(zip(runs, paths)):
         colour = f"C{(i + 1) % 10}"
         ax.plot(xs[:, 0], xs[:, 1], "-", color=colour, lw=1.5, label=run_label(result, r))
         ax.plot(xs[0, 0], xs[0, 1], "o", color=colour, mec="white", ms=8)
         ax.plot(xs[-1, 0], xs[-1, 1], "X", color=colour, mec="white", ms=9)
         if annotate:
-            _number_points(ax, xs[:, 0], xs[:, 1], int(annotate), "white")
+            _number_points(ax, xs[:, 0], xs[:, 1], int(annotate), "white", placed)
     handles, _ = ax.get_legend_handles_labels()
     handles += [Line2D([], [], ls="", marker="o", color="0.5", mec="white", ms=8,
                        label="start"),
@@ -622,7 +634,7 @@ _TITLES = {"fun": "final f", "nit": "epochs run", "status": "status",
 
 
 def grid_map(result, quantity="fun", x=None, y=None, fixed=None, ax=None, log=None,
-             cmap=None, tol=1e-2):
+             cmap=None, tol=None, scale=None, vmin=None, vmax=None):
     """Heat map of a sweep over two of its dims, the other dims fixed by value.
 
     Parameters
@@ -630,17 +642,18 @@ def grid_map(result, quantity="fun", x=None, y=None, fixed=None, ax=None, log=No
     result : Result
         From `fastgd.sweep` (dims with coordinates), or any result with two or
         more batch axes (then plotted against the indices).
-    quantity : {'fun', 'nit', 'status', 'minimum'} or array_like
+    quantity : {'fun', 'nit', 'status', 'minimum'}, Minima or array_like
         ``'fun'``: the final objective (diverged runs grey).
         ``'nit'``: epochs run.
         ``'status'``: converged / slow (ran out of epochs) / diverged as three
         colours.  Without any tolerance (xtol, ftol, gtol) no run can
         converge, so the middle class reads "ran all epochs".
-        ``'minimum'``: which minimum each run ended in: final points are
-        grouped within ``tol``; each group holding 1% of the runs or more (at
-        most 9 of them) gets a colour, labelled with its point and mean f.
-        When a tolerance was set only converged runs count; the rest are
-        "not settled".
+        ``'minimum'``: which minimum each run ended in, from
+        `Result.minima` with ``tol``; a `Minima` (from `Result.minima` or
+        `fastgd.refine`) is drawn as it is.  The lowest minimum and the
+        eight others that most runs reach get a colour each, labelled with
+        point, value and share of runs; the rest are "other minima", then "not settled" (when a
+        tolerance was set, runs that did not meet it) and "diverged".
         An array of the batch shape: its values.
     x, y : str, optional
         The dims on the horizontal and vertical axes; default the last two.
@@ -652,8 +665,18 @@ def grid_map(result, quantity="fun", x=None, y=None, fixed=None, ax=None, log=No
         evenly spaced in log (``np.geomspace``, ``np.logspace``).
     cmap : str or Colormap, optional
         For the continuous quantities.
-    tol : float, default 1e-2
-        Grouping distance of ``'minimum'``.
+    tol : float, optional
+        Grouping distance of ``'minimum'`` (default: `Result.minima`'s).
+    scale : {'linear', 'log', 'symlog'}, optional
+        Colour scale of a continuous quantity.  Default: 'log' when every
+        value is > 0 and the values (between their 1st and 99th percentiles)
+        span more than three decades, else 'linear'.
+    vmin, vmax : float, optional
+        Colour limits.  Default: robust ones.  The 1st and 99th percentiles
+        of the values (of their logarithms on a log scale) are taken as the
+        limit wherever the extreme value lies more than the width between
+        them beyond: a few runs that blew up do not turn the rest into one
+        colour.  A clipped end shows as an arrow on the colour bar.
 
     Returns
     -------
@@ -662,7 +685,8 @@ def grid_map(result, quantity="fun", x=None, y=None, fixed=None, ax=None, log=No
     Notes
     -----
     Drawn with one ``pcolormesh`` (a cell per run), so a 1000 x 1000 sweep
-    renders in about a second.
+    renders in about a second.  With more than four classes the legend goes
+    outside the axes, on the right.
 
     Examples
     --------
@@ -674,11 +698,18 @@ def grid_map(result, quantity="fun", x=None, y=None, fixed=None, ax=None, log=No
     >>> ax = fg.plot.grid_map(res, "status")
     >>> ax.get_xscale(), [t.get_text() for t in ax.get_legend().get_texts()]
     ('log', ['converged', 'slow (max epochs)', 'diverged'])
+    >>> ax = fg.plot.grid_map(res, "nit", scale="log", vmax=50)
+    >>> ax.collections[0].norm.vmax
+    50.0
     """
     from matplotlib.colors import BoundaryNorm, ListedColormap
     from matplotlib.patches import Patch
+
+    from .result import Minima
     if not isinstance(result, Result):
         raise TypeError(f"result must be a fastgd.Result, got {type(result).__name__}")
+    if scale not in (None, "linear", "log", "symlog"):
+        raise ValueError(f"scale must be 'linear', 'log' or 'symlog', got {scale!r}")
     index, x, y, notes = _slice(result, x, y, fixed)
     transpose = result.dims.index(x) < result.dims.index(y)
 
@@ -693,13 +724,20 @@ def grid_map(result, quantity="fun", x=None, y=None, fixed=None, ax=None, log=No
     logy = _is_log(yv) if logy is None else logy
     ax = _axes(ax)
     status = cut(result.status)
-    handles, bar_label = [], None
-    if isinstance(quantity, str) and quantity in ("status", "minimum"):
-        if quantity == "status":
+    handles = []
+    if isinstance(quantity, Minima) or (isinstance(quantity, str)
+                                        and quantity in ("status", "minimum")):
+        if isinstance(quantity, str) and quantity == "status":
             values, colours, names = _status_classes(result, status)
+            title = _TITLES["status"]
         else:
-            values, colours, names = _minimum_classes(result, cut(result.x), cut(result.fun),
-                                                      status, tol)
+            minima = quantity if isinstance(quantity, Minima) else \
+                result.minima(**({} if tol is None else {"tol": tol}))
+            if minima.labels.shape != result.shape:
+                raise ValueError(f"the Minima's labels have shape {minima.labels.shape}, "
+                                 f"not the batch shape {result.shape}")
+            values, colours, names = _minimum_classes(result, minima, cut(minima.labels))
+            title = _TITLES["minimum"]
         present = np.unique(values)
         handles = [Patch(color=colours[k], label=names[k]) for k in range(len(names))
                    if k in present]
@@ -707,12 +745,11 @@ def grid_map(result, quantity="fun", x=None, y=None, fixed=None, ax=None, log=No
         norm = BoundaryNorm(np.arange(len(colours) + 1) - 0.5, len(colours))
         mesh = ax.pcolormesh(_edges(xv, logx), _edges(yv, logy), values, cmap=cm,
                              norm=norm, rasterized=True)
-        title = _TITLES[quantity]
     else:
         if isinstance(quantity, str):
             if quantity not in ("fun", "nit"):
-                raise ValueError(f"quantity must be 'fun', 'nit', 'status', 'minimum' or "
-                                 f"an array, got {quantity!r}")
+                raise ValueError(f"quantity must be 'fun', 'nit', 'status', 'minimum', a "
+                                 f"Minima or an array, got {quantity!r}")
             values, title = cut(getattr(result, quantity)).astype(float), _TITLES[quantity]
         else:
             arr = np.asarray(quantity, dtype=float)
@@ -721,17 +758,21 @@ def grid_map(result, quantity="fun", x=None, y=None, fixed=None, ax=None, log=No
                                  f"got {arr.shape}")
             values, title = cut(arr), "value"
         bad = ~np.isfinite(values) | (status == Status.DIVERGED)
+        norm, extend = _colour_norm(values[~bad], scale, vmin, vmax)
+        if scale == "log" or norm.__class__.__name__ == "LogNorm":
+            bad |= values <= 0  # no colour on a log scale
         values = np.ma.masked_array(values, bad)
         import matplotlib
         cm = matplotlib.colormaps[cmap or "viridis"].with_extremes(bad=_DIVERGED_COLOUR)
         mesh = ax.pcolormesh(_edges(xv, logx), _edges(yv, logy), values, cmap=cm,
-                             rasterized=True)
-        bar_label = title
+                             norm=norm, rasterized=True)
+        ax.figure.colorbar(mesh, ax=ax, label=title, extend=extend)
         if bad.any():
             handles = [Patch(color=_DIVERGED_COLOUR, label="diverged")]
-    if bar_label:
-        ax.figure.colorbar(mesh, ax=ax, label=bar_label)
-    if handles:
+    if len(handles) > 4:
+        ax.legend(handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1),
+                  borderaxespad=0, frameon=False)
+    elif handles:
         ax.legend(handles=handles, fontsize=8, loc="upper left", framealpha=0.9)
     ax.set_xscale("log" if logx else "linear")
     ax.set_yscale("log" if logy else "linear")
@@ -740,6 +781,44 @@ def grid_map(result, quantity="fun", x=None, y=None, fixed=None, ax=None, log=No
     ax.set_title(f"{result.problem}: {title}" + (f" ({', '.join(notes)})" if notes else "")
                  + f", {values.size:,} runs")
     return ax
+
+
+def _colour_norm(values, scale, vmin, vmax):
+    """The colour norm of a continuous map and the colour bar's ``extend``."""
+    from matplotlib.colors import LogNorm, Normalize, SymLogNorm
+    v = np.asarray(values, dtype=float).ravel()
+    if scale is None:
+        scale = "linear"
+        if v.size and v.min() > 0:
+            lo, hi = np.percentile(v, [1, 99])
+            if hi > 1000 * lo:
+                scale = "log"
+    if scale == "log":
+        v = v[v > 0]
+    forward, back = (np.log10, lambda t: 10.0 ** t) if scale == "log" else \
+        (lambda t: t, lambda t: t)
+    lo = hi = None
+    extend = [False, False]
+    if v.size:
+        t = forward(v)
+        q_lo, q_hi = np.percentile(t, [1, 99])
+        width = q_hi - q_lo
+        lo = back(q_lo) if t.min() < q_lo - width else back(t.min())
+        hi = back(q_hi) if t.max() > q_hi + width else back(t.max())
+        extend = [lo > v.min(), hi < v.max()]
+    if vmin is not None:
+        lo, extend[0] = float(vmin), bool(v.size and v.min() < vmin)
+    if vmax is not None:
+        hi, extend[1] = float(vmax), bool(v.size and v.max() > vmax)
+    extend = {(False, False): "neither", (True, False): "min", (False, True): "max",
+              (True, True): "both"}[tuple(extend)]
+    if scale == "log":
+        return LogNorm(vmin=lo, vmax=hi), extend
+    if scale == "symlog":
+        small = np.abs(v[v != 0])
+        linthresh = float(np.percentile(small, 10)) if small.size else 1.0
+        return SymLogNorm(linthresh=linthresh, vmin=lo, vmax=hi), extend
+    return Normalize(vmin=lo, vmax=hi), extend
 
 
 def _axis_label(dim, is_index):
@@ -756,49 +835,27 @@ def _status_classes(result, status):
     return status.astype(int), colours, names
 
 
-def _minimum_classes(result, xs, fs, status, tol):
-    """Group final points into minima; codes, colours and legend names."""
-    dim = xs.shape[-1]
-    pts = xs.reshape(-1, dim)
-    st = status.reshape(-1)
-    f = fs.reshape(-1)
-    any_tol = any(float(result.params.get(t, 0.0) or 0.0) > 0 for t in ("xtol", "ftol", "gtol"))
-    ok = (st != Status.DIVERGED) & np.all(np.isfinite(pts), axis=1)
-    candidate = ok & (st == Status.CONVERGED) if any_tol else ok
-    codes = np.full(pts.shape[0], -1)
-    if candidate.any():
-        cells = np.round(pts[candidate] / tol).astype(np.int64)
-        uniq, inverse, counts = np.unique(cells, axis=0, return_inverse=True,
-                                          return_counts=True)
-        inverse = inverse.reshape(-1)
-        centres = []
-        for k in np.argsort(-counts, kind="stable"):
-            if counts[k] < max(1, 0.01 * pts.shape[0]) or len(centres) == 9:
-                break
-            if all(np.max(np.abs(uniq[k] - c)) > 1 for c in centres):
-                centres.append(uniq[k])
-        if centres:
-            # A cell next to a centre belongs to it: rounding splits a minimum
-            # that sits on a cell boundary.
-            dist = np.stack([np.max(np.abs(uniq - c), axis=1) for c in centres])
-            near = np.where(dist.min(axis=0) <= 1, dist.argmin(axis=0), -1)
-            codes[candidate] = near[inverse]
-    groups = range(int(codes.max()) + 1)
-    means = [float(np.mean(f[codes == g])) for g in groups]
-    order = np.argsort(means)  # lowest minimum first
-    rank = np.empty(len(means), int)
-    rank[order] = np.arange(len(means))
-    names, colours = [], []
-    for g in order:
-        centre = pts[codes == g].mean(axis=0)
-        share = 100 * np.mean(codes == g)
-        names.append(f"x \u2248 {_fmt(centre)}, f \u2248 {means[g]:.3g} ({share:.0f}%)")
-        colours.append(f"C{len(colours)}")
-    out = np.where(codes >= 0, rank[np.maximum(codes, 0)], len(names))
-    out[st == Status.DIVERGED] = len(names) + 1
-    names += ["not settled" if any_tol else "elsewhere", "diverged"]
-    colours += [_OTHER_COLOUR, _DIVERGED_COLOUR]
-    return out.reshape(status.shape), colours, names
+def _minimum_classes(result, minima, labels, most=9):
+    """Colour codes, colours and legend names for the labels of a `Minima`:
+    the lowest minimum and the ``most - 1`` others most runs reach, lowest
+    value first, then the other minima, the unsettled runs and the diverged."""
+    from .result import DIVERGED_LABEL, UNSETTLED_LABEL
+    by_count = [k for k in np.argsort(-minima.count, kind="stable") if k != 0]
+    shown = np.sort(([0] if len(minima) else []) + by_count[:most - 1]).astype(np.int64)
+    code = np.full(len(minima) + 2, len(shown), np.int64)   # other minima by default
+    code[shown] = np.arange(len(shown))
+    # Coordinates within tol of 0 are 0 (not -1.05e-11).
+    points = np.where(np.abs(minima.x) < minima.tol, 0.0, minima.x)
+    names = [f"x \u2248 {_fmt(points[k])}, f \u2248 {minima.fun[k]:.3g} "
+             f"({100 * minima.fraction[k]:.0f}%)" for k in shown]
+    colours = [f"C{i}" for i in range(len(shown))]
+    names += ["other minima", "not settled" if result._any_tolerance() else "elsewhere",
+              "diverged"]
+    colours += ["#9e9ac8", _OTHER_COLOUR, _DIVERGED_COLOUR]
+    out = np.where(labels >= 0, code[np.maximum(labels, 0)], 0)
+    out = np.where(labels == UNSETTLED_LABEL, len(shown) + 1, out)
+    out = np.where(labels == DIVERGED_LABEL, len(shown) + 2, out)
+    return out, colours, names
 
 
 # --- learning-rate scan --------------------------------------------------------------

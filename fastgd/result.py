@@ -446,21 +446,37 @@ class Result:
         from .io import save
         save(self, path, compress=compress)
 
+    def _start_columns(self):
+        """The start point per run, by column name, when ``x0`` is not a swept dim."""
+        x0 = self.params.get("x0")
+        if "x0" in self.coords or not isinstance(x0, np.ndarray):
+            return {}
+        flat = x0.reshape(self.size, -1)
+        if flat.shape[1] == 1:
+            return {"x0": flat[:, 0]}
+        return {f"x0_{j}": flat[:, j] for j in range(flat.shape[1])}
+
+    def _settings(self):
+        """The scalar settings (``optimizer``, ``epochs``, tolerances...)."""
+        return {k: v for k, v in self.params.items() if not isinstance(v, np.ndarray)}
+
     def to_pandas(self):
-        """One row per run: coordinates, hyper-parameters, final point, value, status.
+        """One row per run: coordinates, arguments, final point, value, status.
 
         Requires pandas.  Columns: one per swept dim (a point-valued dim such as
-        ``x0`` of a 2-D problem gives ``x0_0``, ``x0_1``), the per-run
+        ``x0`` of a 2-D problem gives ``x0_0``, ``x0_1``), the start point
+        when it is not a swept dim (``x0``, or ``x0_0 ...``), the per-run
         hyper-parameters, ``x_0 ... x_{dim-1}``, ``fun``, ``nit``, ``status``
-        (the `Status` name) and ``success``.
+        (the `Status` name) and ``success``.  The scalar settings, with None
+        for those that are off, are in ``DataFrame.attrs``.
 
         Examples
         --------
         >>> import fastgd as fg
         >>> res = fg.sweep(fg.problems.quartic, x0=[-2.0, 2.0], lr=[0.01, 0.02], epochs=50)
         >>> df = res.to_pandas()
-        >>> df.shape, list(df.columns[:3])
-        ((4, 7), ['x0', 'lr', 'x_0'])
+        >>> df.shape, list(df.columns[:3]), df.attrs["gtol"]
+        ((4, 7), ['x0', 'lr', 'x_0'], None)
         """
         import pandas as pd
 
@@ -476,6 +492,7 @@ class Result:
             else:
                 for j in range(picked.shape[1]):
                     columns[f"{name}_{j}"] = picked[:, j]
+        columns.update((k, v) for k, v in self._start_columns().items() if k not in columns)
         for name, value in self.params.items():
             if isinstance(value, np.ndarray) and value.shape == self.shape \
                     and name not in columns:
@@ -488,22 +505,34 @@ class Result:
         columns["status"] = pd.Categorical.from_codes(
             self.status.ravel(), [s.name.lower() for s in Status])
         columns["success"] = self.success.ravel()
-        return pd.DataFrame(columns)
+        df = pd.DataFrame(columns)
+        df.attrs.update(problem=self.problem, **self._settings())
+        return df
 
     def to_xarray(self):
         """An `xarray.Dataset` with the batch dims, their coordinates and every output.
 
         Requires xarray.  ``x`` gains a trailing ``component`` dim; a swept
-        point-valued dim (``x0`` of a 2-D problem) gets an integer index as its
-        coordinate and the points as a ``<dim>_points`` coordinate.
+        point-valued dim (``x0`` of a 2-D problem, a `fastgd.sample`) gets an
+        integer index as its coordinate and the points as a ``<dim>_points``
+        coordinate.  A start point that is not a swept dim is the variable
+        ``x0``; the per-run hyper-parameters are variables too.  ``status``
+        holds the `Status` names (``'converged'``, ``'max_epochs'``,
+        ``'diverged'``), as in `to_pandas`.  The scalar settings are
+        attributes; a setting that is off (None) is left out, and a bool is
+        stored as 0 or 1, as NetCDF attributes must be numbers or text.
+
+        The dataset writes to NetCDF and reads back identical
+        (``ds.to_netcdf(path, engine="scipy")``, extra ``frames``); NetCDF-3
+        stores ``nit`` as int32 and the status names as text.
 
         Examples
         --------
         >>> import fastgd as fg
         >>> res = fg.sweep(fg.problems.quartic, x0=[-2.0, 2.0], lr=[0.01, 0.02], epochs=50)
         >>> ds = res.to_xarray()
-        >>> dict(ds.sizes)
-        {'x0': 2, 'lr': 2, 'component': 1}
+        >>> dict(ds.sizes), str(ds.status.values[0, 0]), ds.attrs["epochs"]
+        ({'x0': 2, 'lr': 2, 'component': 1}, 'max_epochs', 50)
         """
         import xarray as xr
 
@@ -516,16 +545,23 @@ class Result:
             else:
                 coords[name] = np.arange(values.shape[0])
                 coords[f"{name}_points"] = ((name, "component"), values)
+        names = np.array([s.name.lower() for s in Status])
         data = {"x": (dims + ("component",), self.x), "fun": (dims, self.fun),
-                "nit": (dims, self.nit), "status": (dims, self.status),
+                "nit": (dims, self.nit), "status": (dims, names[self.status]),
                 "success": (dims, self.success)}
+        x0 = self.params.get("x0")
+        if "x0" not in self.coords and isinstance(x0, np.ndarray):
+            data["x0"] = (dims + ("component",), x0)
         for name, value in self.params.items():
             if isinstance(value, np.ndarray) and value.shape == self.shape \
                     and name not in self.coords:
                 data[name] = (dims, np.asarray(value))
         attrs = {"problem": self.problem}
-        attrs.update({k: v for k, v in self.params.items()
-                      if isinstance(v, (str, int, float, bool))})
+        for k, v in self._settings().items():
+            if isinstance(v, (bool, np.bool_)):
+                attrs[k] = int(v)
+            elif v is not None:
+                attrs[k] = v
         return xr.Dataset(data, coords=coords, attrs=attrs)
 
     def __repr__(self):

@@ -23,7 +23,8 @@ def test_demo_quick_writes_its_figures(tmp_path):
     names = sorted(os.listdir(out))
     assert len(names) >= 10 and all(n.endswith(".png") for n in names)
     for must in ("exp_quadratic_status.png", "lr_scan.png", "saddle_paths.png",
-                 "quartic_minima.png", "step_decay.png", "fit.png", "momentum.png"):
+                 "quartic_minima.png", "quartic_basins.png", "step_decay.png", "fit.png",
+                 "momentum.png"):
         assert must in names
         assert (out / must).stat().st_size > 10_000
     assert "tutorial*" in run.stdout and "speed-up" in run.stdout

@@ -267,3 +267,38 @@ def test_refine_refuses_what_it_cannot_map():
     with pytest.raises(ValueError, match="shuffle=False"):
         fg.refine(P.exp_linear_fit(x, y), x0=[[1.0, 2.0, 3.0], [1.0, 3.0, 5.0]],
                   lr=[1e-3, 2e-3], epochs=3, batch_size=5)
+
+
+# --- frames ---------------------------------------------------------------------------------
+
+def test_frames_record_every_argument_and_off_as_missing():
+    res = fg.minimize(P.saddle, x0=[2.0, -1.0], lr=[1e-3, 1e-2], epochs=20)
+    assert res.params["x0"].shape == (2, 2) and res.params["gtol"] is None
+    assert res.params["batch_size"] is None and res.params["schedule"] is None
+    df = res.to_pandas()
+    assert df["x0_0"].tolist() == [2.0, 2.0] and df["x0_1"].tolist() == [-1.0, -1.0]
+    assert df.attrs["xtol"] is None and df.attrs["epochs"] == 20
+    ds = res.to_xarray()
+    np.testing.assert_array_equal(ds["x0"].values, [[2.0, -1.0], [2.0, -1.0]])
+    assert "xtol" not in ds.attrs and ds.attrs["shuffle"] == 1
+    assert ds["status"].values.tolist() == ["max_epochs", "max_epochs"]
+
+
+def test_to_xarray_round_trips_through_netcdf(tmp_path):
+    xr = pytest.importorskip("xarray")
+    pytest.importorskip("scipy")
+    s = fg.sample(16, [-3, -3], [3, 3], method="sobol", seed=2)
+    res = fg.sweep(P.himmelblau, x0=s, lr=[1e-3, 0.1], epochs=50, gtol=1e-3,
+                   schedule=fg.step_decay(10, [1.0, 0.5]))
+    assert np.any(res.status == fg.Status.DIVERGED)   # NaN and inf survive too
+    ds = res.to_xarray()
+    ds.to_netcdf(tmp_path / "r.nc", engine="scipy")
+    with xr.open_dataset(tmp_path / "r.nc", engine="scipy") as back:
+        back = back.load()
+    xr.testing.assert_identical(ds, back)
+    np.testing.assert_array_equal(back["x0_points"].values, s.points)
+    np.testing.assert_array_equal(back["fun"].values, res.fun)
+    np.testing.assert_array_equal(back["nit"].values, res.nit)
+    names = np.array([st.name.lower() for st in fg.Status])
+    np.testing.assert_array_equal(back["status"].values.astype(str), names[res.status])
+    assert back.attrs["gtol"] == 1e-3 and back.attrs["schedule"] == "step_decay"

@@ -240,3 +240,58 @@ def test_lr_scan_classes_follow_the_documented_rule():
     assert "0.711 oscillates" in scan.summary()
     with pytest.raises(TypeError, match="record"):
         fg.lr_scan(P.exp_quadratic, -3.0, lrs, 10, record=True)
+
+
+def test_grid_map_colour_scales_limits_and_robust_defaults():
+    from matplotlib.colors import LogNorm, SymLogNorm
+    res = fg.sweep(P.quartic, x0=np.linspace(-3, 3, 40), lr=np.geomspace(1e-4, 0.02, 30),
+                   epochs=50)
+    assert res.counts()["diverged"] == 0
+    blown = np.array(res.fun)
+    blown[0, 0] = 1e12                   # one run that blew up
+    ax = fg.plot.grid_map(res, blown)
+    mesh, = [c for c in ax.collections if isinstance(c, QuadMesh)]
+    assert mesh.norm.vmax == np.percentile(blown, 99) < 1e12
+    assert mesh.norm.vmin == blown.min()  # no outlier at the low end: the true minimum
+    assert ax.figure.axes[1].get_ylabel() == "value"
+    ax = fg.plot.grid_map(res, "fun", scale="log", vmin=0.5, vmax=20)
+    mesh, = [c for c in ax.collections if isinstance(c, QuadMesh)]
+    assert isinstance(mesh.norm, LogNorm) and (mesh.norm.vmin, mesh.norm.vmax) == (0.5, 20)
+    ax = fg.plot.grid_map(res, res.x[..., 0], scale="symlog")
+    mesh, = [c for c in ax.collections if isinstance(c, QuadMesh)]
+    assert isinstance(mesh.norm, SymLogNorm)
+    wide = np.exp(np.linspace(0, 20, res.size)).reshape(res.shape)   # 9 decades
+    ax = fg.plot.grid_map(res, wide)
+    mesh, = [c for c in ax.collections if isinstance(c, QuadMesh)]
+    assert isinstance(mesh.norm, LogNorm)
+    with pytest.raises(ValueError, match="scale"):
+        fg.plot.grid_map(res, "fun", scale="cubic")
+
+
+def test_grid_map_of_minima_puts_a_long_legend_outside():
+    g = fg.grid(x=np.linspace(-3.5, 3.5, 60), y=np.linspace(-3.5, 3.5, 60))
+    res = fg.sweep(P.rastrigin, x0=g, lr=0.002, epochs=2000, gtol=1e-8)
+    m = res.minima(1e-3)
+    ax = fg.plot.grid_map(res, m, x="x", y="y")
+    texts = legend_texts(ax)
+    assert len(m) > 9 and len(texts) >= 10 and "other minima" in texts
+    assert texts[0].startswith("x \u2248 (0, 0), f \u2248 0")
+    assert ax.get_legend().get_bbox_to_anchor().x0 > ax.bbox.x1 - 1  # right of the axes
+    mesh, = [c for c in ax.collections if isinstance(c, QuadMesh)]
+    codes = mesh.get_array()
+    np.testing.assert_array_equal(codes == 0, (m.labels == 0).T)
+    with pytest.raises(ValueError, match="batch shape"):
+        fg.plot.grid_map(res, fg.sweep(P.rastrigin, x0=g, lr=[0.002], epochs=1).minima())
+
+
+def test_paths_2d_numbers_do_not_overlap_and_colour_bar_has_few_ticks():
+    res = fg.minimize(P.saddle, x0=[[3.0, 3.0], [3.0, -3.0], [-3.0, 3.0], [0.0, -1.0]],
+                      lr=0.001, epochs=1000, record=True)
+    ax = fg.plot.paths_2d(P.saddle, res, annotate=50)
+    ax.figure.canvas.draw()
+    boxes = [t.get_window_extent() for t in ax.texts]
+    assert len(boxes) > 10
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            assert not a.overlaps(b)
+    assert len(ax.figure.axes[1].get_yticks()) <= 7

@@ -19,3 +19,6 @@ def test_readme_examples_run():
         exec(compile(block, str(README), "exec"), namespace)
     assert namespace["res"].dims == ("x0", "lr", "beta1")
     assert namespace["fit"].n_data == 100
+    # "Answers from a grid": Himmelblau's four minima, and the refinement's count.
+    assert len(namespace["m"]) == 4 and namespace["hb"].dims == ("x", "y", "lr")
+    assert namespace["ref"].runs == 25_392
