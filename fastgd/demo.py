@@ -184,8 +184,7 @@ def _basins(d):
     found, secs = d.timed(f"quartic basins, refined adaptively: a {n} x {n} map of x0 x lr",
                           lambda: refine(p, **axes, epochs=500, gtol=1e-6, by="minimum",
                                          start=d.size(33, 9)))
-    per = _per_update(lambda: [ref.descend(ref.quartic_grad, s, 0.01, 100, gtol=1e-6)
-                               for s in (-2.0, 2.0)], 200)
+    per = _per_update(lambda: [tut.quartic(s, 0.01, 100) for s in (-2.0, 2.0)], 200)
     m = found.minima
     d.rows.append(Row("quartic basins, refined", found.runs,
                       int(found.result.nit[found.computed].sum()), secs, per,
