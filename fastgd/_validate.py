@@ -6,18 +6,63 @@ import numpy as np
 
 
 def real_array(value, name):
-    """``value`` as a float64 array, or TypeError naming ``name``."""
+    """``value`` as a float64 array, or TypeError naming ``name``.
+
+    Numbers only: booleans, strings, dates and times are refused, not
+    converted (``True`` would become 1.0, ``"3"`` 3.0).
+    """
     if isinstance(value, (str, bytes)) or value is None:
         raise TypeError(f"{name} must be a number or an array of numbers, got {value!r}")
     try:
-        arr = np.asarray(value, dtype=np.float64)
+        raw = np.asarray(value)
     except (TypeError, ValueError):
         raise TypeError(
             f"{name} must be a number or an array of numbers, got {type(value).__name__}"
         ) from None
-    if np.iscomplexobj(np.asarray(value)):
+    if raw.dtype.kind == "c":
         raise TypeError(f"{name} must be real, got complex values")
-    return arr
+    if raw.dtype.kind == "O":
+        bad = next((v for v in raw.ravel() if _not_a_number(v)), None)
+        if bad is not None:
+            raise TypeError(f"{name} must hold numbers, got {type(bad).__name__} {bad!r}")
+    elif raw.dtype.kind not in "iuf":
+        raise TypeError(f"{name} must be a number or an array of numbers, got "
+                        f"{_kind_name(raw.dtype)}")
+    elif isinstance(value, (list, tuple)) and _holds_bool(value):
+        # NumPy turns [True, 2.5] into floats silently: look at the items.
+        raise TypeError(f"{name} must hold numbers, got a bool")
+    try:
+        return np.asarray(raw, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"{name} must be a number or an array of numbers, got {type(value).__name__}"
+        ) from None
+
+
+def _kind_name(dtype):
+    return {"b": "booleans", "U": "strings", "S": "bytes", "M": "dates (datetime64)",
+            "m": "time spans (timedelta64)", "V": "structured values"}.get(
+                dtype.kind, f"dtype {dtype}")
+
+
+def _not_a_number(v):
+    if isinstance(v, (bool, np.bool_, str, bytes, np.datetime64, np.timedelta64)):
+        return True
+    # Any other number but a complex one (Decimal is a Number, not Real).
+    return not isinstance(v, numbers.Number) or (isinstance(v, numbers.Complex)
+                                                 and not isinstance(v, numbers.Real))
+
+
+def _holds_bool(value):
+    """Whether a (nested) list or tuple holds a bool, looking at every item."""
+    stack = [value]
+    while stack:
+        for item in stack.pop():
+            if isinstance(item, (bool, np.bool_)):
+                return True
+            if isinstance(item, (list, tuple)):
+                stack.append(item)
+    return False
 
 
 def hyper(value, name, *, low=None, high=None, low_open=True, high_open=True):

@@ -464,10 +464,7 @@ def as_data(x, y):
     """Validate a data set and stack it as the kernels' (2, n) array."""
     arrays = []
     for name, arr in (("x", x), ("y", y)):
-        try:
-            arr = np.asarray(arr, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise TypeError(f"{name} must be an array of numbers") from None
+        arr = check.real_array(arr, name)
         if arr.ndim != 1 or arr.size == 0:
             raise ValueError(f"{name} must be a non-empty 1-D array, got shape {arr.shape}")
         if not np.all(np.isfinite(arr)):

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import zipfile
 from pathlib import Path
 
 import numba
@@ -369,3 +370,138 @@ def test_killed_at_a_random_point_resumes_bit_for_bit(tmp_path, seed):
     print(f"killed after {done} of 57 chunks")
     resumed = quartic(chunk_size=40, out=out)
     assert_same(resumed, quartic(chunk_size=40))
+
+
+# --- damaged result files (fg.load) ------------------------------------------------
+
+@pytest.fixture(scope="module")
+def result_file(tmp_path_factory):
+    res = fg.sweep(fg.problems.quartic, x0=np.linspace(-2, 2, 5), lr=[0.01, 0.02],
+                   epochs=20, record=[0, 7])
+    path = tmp_path_factory.mktemp("load") / "r.npz"
+    fg.save(res, path)
+    return res, path
+
+
+def load_fails(path, match):
+    with pytest.raises(ValueError, match=match) as info:
+        fg.load(path)
+    assert repr(str(path)) in str(info.value)
+    return str(info.value)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_random_byte_damage_to_a_saved_result(result_file, tmp_path, seed):
+    res, path = result_file
+    rng = np.random.default_rng(seed)
+    data = bytearray(path.read_bytes())
+    if seed % 4 == 3:
+        data = data[:rng.integers(0, len(data))]
+    else:
+        for pos in rng.integers(0, len(data), size=1 + seed % 4):
+            data[pos] ^= int(rng.integers(1, 256))
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(bytes(data))
+    try:
+        back = fg.load(bad)
+    except ValueError as err:           # named, and nothing but ValueError
+        assert repr(str(bad)) in str(err)
+    else:                               # the damage missed everything that is read
+        for field in ("x", "fun", "nit", "status", "success", "path_x"):
+            np.testing.assert_array_equal(getattr(back, field), getattr(res, field))
+
+
+def arrays_of(path):
+    with np.load(path) as npz:
+        return {k: npz[k] for k in npz.files}
+
+
+def resave(tmp_path, arrays, meta=None, **kw):
+    if meta is not None:
+        arrays = dict(arrays, __meta__=np.array(json.dumps(meta)))
+    path = tmp_path / "edited.npz"
+    np.savez(path, **arrays, **kw)
+    return path
+
+
+@pytest.mark.parametrize("version", [True, -5, 0, "1", 1.0, None])
+def test_meta_version_that_is_not_a_version(result_file, tmp_path, version):
+    arrays = arrays_of(result_file[1])
+    meta = json.loads(str(arrays["__meta__"]))
+    meta["format_version"] = version
+    load_fails(resave(tmp_path, arrays, meta), "format version")
+
+
+@pytest.mark.parametrize("edit, match", [
+    (lambda a, m: a.update({"field:x": a["field:x"][:3]}), "x has shape"),
+    (lambda a, m: a.update({"field:nit": a["field:nit"][:, :1]}), "nit has shape"),
+    (lambda a, m: a.update({"field:fun": a["field:fun"].ravel()}), "axes"),
+    (lambda a, m: a.update({"field:status": a["field:status"] + 50}), "Status"),
+    (lambda a, m: a.update({"field:success": a["field:success"].astype(float)}), "dtype"),
+    (lambda a, m: a.update({"field:recorded": np.array([7, 0])}), "recorded"),
+    (lambda a, m: a.update({"field:recorded": np.array([0, 99])}), "recorded"),
+    (lambda a, m: a.update({"field:path_x": a["field:path_x"][:1]}), "path_x"),
+    (lambda a, m: a.pop("field:path_fun"), "together"),
+    (lambda a, m: a.pop("field:fun"), "'field:fun' is missing"),
+    (lambda a, m: a.pop("coord:lr"), "'coord:lr' is missing"),
+    (lambda a, m: a.update({"coord:lr": np.zeros(5)}), "coordinates of 'lr'"),
+    (lambda a, m: a.update({"param:lr": np.zeros(3)}), "does not broadcast"),
+    (lambda a, m: a.update({"field:x": np.array(["a"] * 10).reshape(5, 2, 1)}), "dtype"),
+    (lambda a, m: m.update(dims="x0"), "'dims'"),
+    (lambda a, m: m.update(params={"epochs": [1]}), "non-scalar"),
+    (lambda a, m: m.update(extra={"x": 1}), "repeats"),
+    (lambda a, m: m.pop("problem"), "'problem'"),
+])
+def test_wrong_shaped_or_typed_entries_are_named(result_file, tmp_path, edit, match):
+    arrays = arrays_of(result_file[1])
+    meta = json.loads(str(arrays["__meta__"]))
+    edit(arrays, meta)
+    load_fails(resave(tmp_path, arrays, meta), match)
+
+
+def test_files_that_are_not_results(result_file, tmp_path):
+    text = tmp_path / "text.npz"
+    text.write_text("hello")
+    load_fails(text, "not a .npz archive")
+    npy = tmp_path / "a.npy"
+    np.save(npy, np.arange(3))
+    load_fails(npy, "single .npy")
+    pickled = tmp_path / "p.npy"
+    np.save(pickled, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    msg = load_fails(pickled, "pickled objects, which fastgd never loads")
+    assert "allow_pickle" not in msg
+    arrays = arrays_of(result_file[1])
+    arrays["field:x"] = np.array([object()], dtype=object)
+    load_fails(resave(tmp_path, arrays, allow_pickle=True), "damaged: it holds pickled")
+    meta_bad = dict(arrays_of(result_file[1]), __meta__=np.array("{not json"))
+    load_fails(resave(tmp_path, meta_bad), "not JSON")
+    meta_list = dict(arrays_of(result_file[1]), __meta__=np.array("[1]"))
+    load_fails(resave(tmp_path, meta_list), "not a saved fastgd result")
+    meta_num = dict(arrays_of(result_file[1]), __meta__=np.arange(2))
+    load_fails(resave(tmp_path, meta_num), "not a text entry")
+    with zipfile.ZipFile(tmp_path / "z.npz", "w") as zf:
+        zf.writestr("__meta__.npy", b"\x93NUMPY garbage")
+    load_fails(tmp_path / "z.npz", "damaged")
+    with pytest.raises(FileNotFoundError):
+        fg.load(tmp_path / "missing.npz")
+
+
+# --- numbers that are not numbers ----------------------------------------------------
+
+@pytest.mark.parametrize("value", [True, [True, 0.1], [[0.1], [False]], "0.1", ["0.1"],
+                                   np.datetime64("2020-01-01"),
+                                   np.array([1, 2], dtype="m8[s]"),
+                                   np.array([0.1, "a"], dtype=object),
+                                   np.array([0.1, True], dtype=object), np.array([True])])
+def test_bools_strings_and_dates_are_not_numbers(value):
+    with pytest.raises(TypeError, match="lr"):
+        fg.minimize(fg.problems.quartic, x0=1.0, lr=value, epochs=3)
+    with pytest.raises(TypeError, match="x0"):
+        fg.minimize(fg.problems.quartic, x0=value, lr=0.1, epochs=3)
+
+
+def test_data_must_be_numbers():
+    with pytest.raises(TypeError, match="y must"):
+        fg.problems.exp_linear_fit([0.0, 1.0], [True, False])
+    with pytest.raises(TypeError, match="x must"):
+        fg.problems.exp_linear_fit(["0", "1"], [0.0, 1.0])
