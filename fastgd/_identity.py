@@ -22,6 +22,7 @@ contributes its type only: compiled code cannot depend on its state, and
 hashing it would make the identity depend on what else the process did.
 """
 
+import dataclasses
 import hashlib
 import types
 
@@ -70,6 +71,12 @@ class _Hasher:
             self.function(v, depth)
         elif isinstance(v, types.CodeType):
             self.code(v)
+        elif dataclasses.is_dataclass(v) and not isinstance(v, type):
+            # fastgd's own records (a problem's generated source, a schedule).
+            self.tag("dataclass", type(v).__module__, type(v).__qualname__)
+            for f in dataclasses.fields(v):
+                self.tag(f.name)
+                self.value(getattr(v, f.name), depth)
         elif type(v).__module__.startswith("sympy"):
             # A formula given as a SymPy expression: its tree, in full.
             import sympy
@@ -175,6 +182,8 @@ def problem_parts(problem):
         # (by name: its code may consult caches whose content varies).
         factory, args = problem._factory
         parts += ["factory", factory.__module__, factory.__qualname__, args]
+    # Generated source, where the problem has it (built-ins and formulas).
+    parts += ["source", getattr(problem, "_source", None)]
     # Every jitted function the problem holds (a user's f and grad, model and
     # model_grad; a built-in's kernels), by code and the values it depends on.
     parts.append("functions")

@@ -20,8 +20,14 @@ hand.  SymPy is needed only here, and imported on first use.
 """
 
 import ast
+import contextlib
+import functools
 import linecache
 import math
+import signal
+import sys
+import threading
+import time
 from types import SimpleNamespace
 
 import numpy as np
@@ -105,7 +111,195 @@ def _parse(text):
     try:
         return ast.parse(text.strip(), mode="eval")
     except SyntaxError as err:
-        raise ValueError(f"cannot parse the expression {text!r}: {err.msg}") from None
+        raise ValueError(f"cannot parse the expression {_short(text)}: {err.msg}") from None
+    except (RecursionError, MemoryError):
+        raise ValueError(f"the expression {_short(text)} is nested too deeply to parse "
+                         f"(at most {MAX_DEPTH} levels)") from None
+
+
+# --- limits: what a formula may ask of SymPy and of the generated code -----------
+
+#: A formula's text may have at most this many characters ...
+MAX_LENGTH = 20_000
+#: ... at most this many nodes (numbers, names, operations, calls) ...
+MAX_NODES = 5_000
+#: ... nested at most this deep (``a + b + c`` is two levels: sums nest left) ...
+MAX_DEPTH = 1_000
+#: ... and constant exponents at most this large in absolute value: SymPy
+#: computes powers of numbers exactly, so ``9**9**9`` would never finish.
+MAX_EXPONENT = 1024
+#: Seconds the symbolic work of one formula (parsing, differentiation, common
+#: subexpressions, printing; not Numba's compilation) may take; past it, a
+#: ValueError.
+SYMBOLIC_SECONDS = 30.0
+#: Integers beyond this are used as floats (exact for powers of two): the
+#: generated code computes in float64 and Numba has no integers past 64 bits.
+_EXACT_INT = 2 ** 53
+
+
+def _short(text, limit=80):
+    text = str(text)
+    return repr(text if len(text) <= limit else text[:limit] + "...")
+
+
+def _check_limits(tree, text):
+    """Size, depth and constants of a parsed formula, checked before SymPy sees
+    it; returns the tree with integer constants beyond 2**53 made floats (and
+    whether it changed).  ValueErrors say which limit was hit."""
+    where = f"in {_short(text)}"
+    order, stack = [], [(tree.body, 1)]
+    while stack:   # iterative: a 400-term sum is 400 levels deep
+        node, depth = stack.pop()
+        order.append(node)
+        if len(order) > MAX_NODES:
+            raise ValueError(f"{where}: the formula has more than {MAX_NODES} nodes "
+                             "(the limit fastgd.expression.MAX_NODES)")
+        if depth > MAX_DEPTH:
+            raise ValueError(f"{where}: the formula is nested more than {MAX_DEPTH} levels "
+                             "deep (the limit fastgd.expression.MAX_DEPTH)")
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node)
+                     if isinstance(child, ast.expr))
+    values = {}   # id(node) -> exact value of a constant subexpression
+    for node in reversed(order):   # children before parents
+        value = _constant_value(node, values, where)
+        if value is not None:
+            values[id(node)] = value
+    big = [node for node in order if isinstance(values.get(id(node)), int)
+           and abs(values[id(node)]) > _EXACT_INT]
+    floated = set()
+    for node in big:               # outermost first: pre-order
+        if id(node) in floated:
+            continue
+        for inner in ast.walk(node):
+            floated.add(id(inner))
+            if isinstance(inner, ast.Constant) and isinstance(inner.value, int) \
+                    and not isinstance(inner.value, bool):
+                inner.value = float(inner.value)
+    return tree, bool(big)
+
+
+def _constant_value(node, values, where):
+    """The exact value of ``node`` if it is arithmetic on numbers only, else None."""
+    if isinstance(node, ast.Constant):
+        value = node.value
+        if isinstance(value, int) and not isinstance(value, bool) and \
+                value.bit_length() > 1024:
+            raise ValueError(f"{where}: the number {_short(value)} is beyond the float "
+                             "range (at most 1.8e308)")
+        return value if isinstance(value, (int, float)) else None
+    if isinstance(node, ast.UnaryOp) and id(node.operand) in values:
+        value = values[id(node.operand)]
+        return -value if isinstance(node.op, ast.USub) else value
+    if isinstance(node, ast.BinOp):
+        right = values.get(id(node.right))
+        if isinstance(node.op, ast.Pow) and right is not None and abs(right) > MAX_EXPONENT:
+            raise ValueError(f"{where}: the exponent {_short(ast.unparse(node.right))} = "
+                             f"{float(right):.6g} is larger than {MAX_EXPONENT} in absolute "
+                             "value (the limit fastgd.expression.MAX_EXPONENT)")
+        left = values.get(id(node.left))
+        if left is None or right is None:
+            return None
+        try:
+            if isinstance(node.op, ast.Add):
+                value = left + right
+            elif isinstance(node.op, ast.Sub):
+                value = left - right
+            elif isinstance(node.op, ast.Mult):
+                value = left * right
+            elif isinstance(node.op, ast.Div):
+                value = left / right
+            elif isinstance(node.op, ast.Pow):
+                if isinstance(left, int) and isinstance(right, int) and right >= 0:
+                    # exact, and bounded: |left| < 2**1024, right <= MAX_EXPONENT
+                    value = left ** right
+                else:
+                    value = float(left) ** float(right)
+            else:
+                return None
+            if isinstance(value, complex):
+                raise ValueError("complex")
+            if abs(float(value)) == math.inf:
+                raise OverflowError
+        except ZeroDivisionError:
+            raise ValueError(f"{where}: division by zero in "
+                             f"{_short(ast.unparse(node))}") from None
+        except OverflowError:
+            raise ValueError(f"{where}: the constant {_short(ast.unparse(node))} is beyond "
+                             "the float range (at most 1.8e308)") from None
+        except ValueError:
+            raise ValueError(f"{where}: the constant {_short(ast.unparse(node))} is not a "
+                             "real number") from None
+        return value
+    return None
+
+
+class _OutOfTime(BaseException):
+    # BaseException, as KeyboardInterrupt: SymPy's `except Exception` must not
+    # swallow it.
+    pass
+
+
+@contextlib.contextmanager
+def _time_limit(what):
+    """Interrupt the symbolic work after `SYMBOLIC_SECONDS` with a ValueError
+    (time spent compiling with Numba counts, but is never interrupted).
+
+    SIGALRM interrupts pure-Python work such as SymPy's between bytecodes;
+    it exists only on POSIX and only the main thread receives it, so
+    elsewhere (a worker thread rebuilding a problem already checked in the
+    main process) the work runs without a limit.
+    """
+    seconds = float(SYMBOLIC_SECONDS)
+    if not hasattr(signal, "setitimer") or \
+            threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_alarm(signum, frame):
+        # Never inside Numba or LLVM (compiling the generated code): an
+        # exception there may be lost in a C callback or leave the compiler's
+        # state half-built.  The timer fires again 0.1 s later.
+        while frame is not None:
+            if frame.f_globals.get("__name__", "").partition(".")[0] in ("numba", "llvmlite"):
+                return
+            frame = frame.f_back
+        raise _OutOfTime
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    # Re-fired every 0.1 s, should a bare `except:` somewhere swallow one.
+    pending, _ = signal.setitimer(signal.ITIMER_REAL, seconds, 0.1)
+    start = time.monotonic()
+    try:
+        yield
+    except _OutOfTime:
+        raise ValueError(f"{what} took longer than {seconds:g} s (the limit on symbolic "
+                         "work, fastgd.expression.SYMBOLIC_SECONDS): simplify the "
+                         "formula") from None
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        if pending:   # someone else's timer was running: give back what is left
+            signal.setitimer(signal.ITIMER_REAL,
+                             max(pending - (time.monotonic() - start), 1e-3))
+
+
+def _symbolic(build):
+    """Run a formula's whole build (`analytic`, `least_squares`) under the time
+    limit, with recursion deep enough for formulas at the depth limit."""
+    @functools.wraps(build)
+    def limited(expr, *args, **kwargs):
+        what = f"building {_short(expr)}"
+        limit = sys.getrecursionlimit()
+        sys.setrecursionlimit(max(limit, 10 * MAX_DEPTH + 1000))
+        try:
+            with _time_limit(what):
+                return build(expr, *args, **kwargs)
+        except RecursionError:
+            raise ValueError(f"{what}: the formula is nested too deeply for the symbolic "
+                             "work; split it into simpler terms") from None
+        finally:
+            sys.setrecursionlimit(limit)
+    return limited
 
 
 class _Rename(ast.NodeTransformer):
@@ -145,8 +339,13 @@ def _formula(expr, variables, what, extra=()):
     sp = _sympy()
     given = _names(variables, what)
     if isinstance(expr, str):
+        if len(expr) > MAX_LENGTH:
+            raise ValueError(f"the expression {_short(expr)} has {len(expr)} characters, "
+                             f"more than {MAX_LENGTH} (the limit fastgd.expression.MAX_LENGTH)")
         tree = _parse(expr)
         used = _check_tree(tree, expr) - set(CONSTANTS)
+        tree, floated = _check_limits(tree, expr)
+        text = ast.unparse(tree) if floated else expr
         if given is None:
             given = sorted(used - set(extra))
             if not given:
@@ -160,7 +359,6 @@ def _formula(expr, variables, what, extra=()):
         local = {**symbols, "pi": sp.pi, "abs": sp.Abs, "sign": sp.sign,
                  **{f: getattr(sp, f) for f in FUNCTIONS if f not in ("abs", "sign")}}
         sym = sp.parse_expr(expr, local_dict=local)
-        text = expr
     elif isinstance(expr, sp.Basic):
         free = {s.name: s for s in expr.free_symbols}
         if given is None:
@@ -174,9 +372,23 @@ def _formula(expr, variables, what, extra=()):
         symbols = {n: sp.Symbol(n, real=True) for n in list(given) + list(extra)}
         sym = expr.subs({free[n]: symbols[n] for n in free}, simultaneous=True)
         text = _Printer().doprint(sym)
+        if len(text) > MAX_LENGTH:
+            raise ValueError(f"the expression {_short(text)} has {len(text)} characters "
+                             f"printed, more than {MAX_LENGTH} (the limit "
+                             "fastgd.expression.MAX_LENGTH)")
+        tree, floated = _check_limits(_parse(text), text)
+        if floated:
+            text = ast.unparse(tree)
     else:
         raise TypeError(f"expression must be a str or a SymPy expression, "
                         f"got {type(expr).__name__}")
+    # Exact integers and fractions past 2**53 as floats with enough digits to
+    # print exactly: the generated code has no arbitrary-size integers.
+    sym = sym.xreplace({r: sp.Float(r, 17) for r in sym.atoms(sp.Rational)
+                        if max(abs(r.p), abs(r.q)) > _EXACT_INT})
+    if sym.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
+        raise ValueError(f"the expression {_short(text)} is infinite or undefined "
+                         f"everywhere ({sym})")
     return _Formula(text=text, sym=sym, variables=list(given), symbols=symbols)
 
 
@@ -242,6 +454,7 @@ def _print_all(exprs, mapping, allowed):
     return [_code(printer.doprint(e), mapping, allowed) for e in exprs]
 
 
+@_symbolic
 def analytic(expr, variables=None, *, name=None):
     """Kernels, dim and source of an objective over ``variables`` (see
     `Problem.from_expression`)."""
@@ -276,6 +489,7 @@ def analytic(expr, variables=None, *, name=None):
                            source=source, name=name or form.text, sym=form.sym)
 
 
+@_symbolic
 def least_squares(expr, params=None, *, name=None):
     """Kernels, dim and source of the mean squared error of model ``expr``
     (parameters ``params``, data variable ``x``; see `LeastSquares.from_expression`)."""

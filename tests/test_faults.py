@@ -505,3 +505,76 @@ def test_data_must_be_numbers():
         fg.problems.exp_linear_fit([0.0, 1.0], [True, False])
     with pytest.raises(TypeError, match="x must"):
         fg.problems.exp_linear_fit(["0", "1"], [0.0, 1.0])
+
+
+# --- hostile formulas ----------------------------------------------------------------
+
+def balanced_sum(leaves):
+    terms = [f"x*{i % 7 + 1}" for i in range(leaves)]
+    while len(terms) > 1:
+        terms = [f"({a}+{b})" for a, b in zip(terms[::2], terms[1::2])] + \
+            (terms[-1:] if len(terms) % 2 else [])
+    return terms[0]
+
+
+@pytest.mark.parametrize("text, match", [
+    ("x + 9**9**9", "exponent '9 \\*\\* 9' = 3.8742e\\+08 is larger than 1024"),
+    ("x**(10**10**10)", "MAX_EXPONENT"),
+    ("x**-2000", "MAX_EXPONENT"),
+    ("x*10**400", "beyond the float range"),
+    ("x + 1e308*10", "beyond the float range"),
+    ("x + " + "9" * 400, "beyond the float range"),
+    ("x + 1/(2-2)", "division by zero"),
+    ("x*(-8)**0.5", "not a real number"),
+    ("x/0", "infinite or undefined"),
+    ("x" + "+x" * 1200, "nested more than 1000 levels"),
+    ("-" * 1500 + "x", "nested more than 1000 levels"),
+    ("(" * 300 + "x" + ")" * 300, "too many nested parentheses|nested too deeply"),
+    (balanced_sum(1400), "more than 5000 nodes"),
+    ("x" + " " * 20_001, "more than 20000"),
+    ("__import__('os').system('true')", "unknown function"),
+    ("x.__class__", "Attribute is not allowed"),
+    ("[x for x in ()]", "not allowed"),
+])
+def test_hostile_formulas_are_refused_quickly(text, match):
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match=match):
+        fg.Problem.from_expression(text)
+    assert time.perf_counter() - start < 5
+
+
+def test_hostile_sympy_expression_is_refused():
+    sp = pytest.importorskip("sympy")
+    x = sp.Symbol("x")
+    with pytest.raises(ValueError, match="MAX_EXPONENT"):
+        fg.Problem.from_expression(x ** (10**10))
+
+
+def test_large_integer_constants_become_floats():
+    p = fg.Problem.from_expression("2**100*x**2 + 3**40*x + 1/2**60")
+    x = 1.5
+    assert p([x])[0] == 2.0**100 * x**2 + 3.0**40 * x + 1 / 2.0**60
+    assert p.gradient([x])[0, 0] == 2 * 2.0**100 * x + 3.0**40
+    fit = fg.LeastSquares.from_expression("a*2**70*x", x=[1.0, 2.0], y=[0.0, 0.0])
+    assert fit.gradient([1.0])[0] == pytest.approx(2 * 2.0**140 * 2.5)
+
+
+def test_a_400_term_sum_builds_without_recursion_error():
+    text = "+".join(f"{i}*x**2" for i in range(1, 401))
+    p = fg.Problem.from_expression(text)
+    assert p([2.0])[0] == sum(i * 4.0 for i in range(1, 401))
+    assert p.gradient([2.0])[0, 0] == sum(i * 4.0 for i in range(1, 401))
+
+
+def test_symbolic_work_has_a_time_limit(monkeypatch):
+    import signal
+
+    from fastgd import expression
+    monkeypatch.setattr(expression, "SYMBOLIC_SECONDS", 0.05)
+    text = "+".join(f"sin({i}*x)*cos(y**{i % 5})*exp(-x*y/{i})" for i in range(1, 200))
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match="longer than 0.05 s.*SYMBOLIC_SECONDS"):
+        fg.Problem.from_expression(text)
+    assert time.perf_counter() - start < 2
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+    assert signal.getsignal(signal.SIGALRM) in (signal.SIG_DFL, signal.default_int_handler)
