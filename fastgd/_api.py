@@ -1,10 +1,11 @@
 """The Python layer: validate, broadcast, allocate, call the kernel, wrap the result."""
 
 import dataclasses
+import math
 
 import numpy as np
 
-from . import __version__, _execute, _identity, _kernels
+from . import __version__, _execute, _identity, _kernels, _memory
 from . import _validate as check
 from .optimizers import _RANGES as _HYPER_RANGES
 from .optimizers import HYPER_PARAMETERS, SPECS
@@ -14,6 +15,9 @@ from .schedules import Schedule
 from .starts import Starts
 
 _OPTIMIZERS = {name: spec.code for name, spec in SPECS.items()}
+#: The largest ``epochs``: counters stay far from int64's end (epochs + 1
+#: points are recorded per run).
+MAX_EPOCHS = 2**62
 
 
 def _hyper_parameters(optimizer, lr, momentum, schedule, **given):
@@ -45,6 +49,53 @@ def _hyper_parameters(optimizer, lr, momentum, schedule, **given):
                 f"got {type(schedule).__name__}")
         hp.update(schedule._hyper_parameters())
     return hp
+
+
+def _record_count(record, shape, size):
+    """How many runs `_record_runs` will keep (at most), without allocating
+    their indices: for the memory budget, checked first."""
+    if record is None or record is False:
+        return 0
+    if record is True:
+        return size
+    arr = np.asarray(record)
+    if arr.dtype == bool:
+        try:
+            return int(np.count_nonzero(np.broadcast_to(arr, shape)))
+        except ValueError:
+            return 0   # _record_runs says what is wrong
+    return arr.size
+
+
+def _batch_shape(shapes):
+    """The broadcast of the batch arguments' shapes, in Python integers: a
+    batch too large for NumPy to index still gets its size reported."""
+    ndim = max(len(s) for s in shapes.values())
+    shape = []
+    for axis in range(-ndim, 0):
+        sizes = {s[axis] for s in shapes.values() if len(s) >= -axis} - {1}
+        if len(sizes) > 1:
+            raise ValueError(f"the batch arguments do not broadcast together: {shapes}")
+        shape.append(sizes.pop() if sizes else 1)
+    return tuple(shape)
+
+
+def _memory_parts(shapes, shape, size, dim, epochs, n_record, chunk_size, n_inputs):
+    """The bytes `_run` will hold at its peak, by what they are for."""
+    args = " x ".join(f"{name} {s}" for name, s in shapes.items() if s)
+    per_run = 8 * dim + 8 + 8 + 1 + 1 + 2   # x, fun, nit, status, success, temporaries
+    per_path = (epochs + 1) * (dim + 1) * 8
+    chunk = min(chunk_size, size)
+    parts = [(size * per_run, f"the outputs of {size:,} runs (batch shape {shape} from "
+                              f"{args or 'scalars'}, dim {dim})"),
+             (n_record * (per_path + 8),
+              f"record= ({n_record:,} runs x {epochs + 1:,} points (epochs + 1) x "
+              f"{dim + 1} numbers)"),
+             (chunk * 8 * (dim + 1 + n_inputs), f"the inputs of a chunk of {chunk:,} runs")]
+    if chunk < size:   # a one-chunk batch's outputs are adopted, not copied
+        parts.append((chunk * per_run + min(n_record, chunk) * per_path,
+                      f"the outputs of a chunk of {chunk:,} runs (chunk_size) in flight"))
+    return parts
 
 
 def _record_runs(record, shape, size):
@@ -144,7 +195,7 @@ def _run(problem, x0, *, lr, epochs, optimizer="gd", momentum=None, beta1=None,
     x0 = starts.reshape(start_shape + (problem.dim,))
     hp = _hyper_parameters(optimizer, lr, momentum, schedule, beta1=beta1, beta2=beta2,
                            alpha=alpha, eps=eps, weight_decay=weight_decay)
-    epochs = check.integer(epochs, "epochs", low=1)
+    epochs = check.integer(epochs, "epochs", low=1, high=MAX_EPOCHS)
     tols = {name: check.tolerance(v, name)
             for name, v in (("xtol", xtol), ("ftol", ftol), ("gtol", gtol))}
     if isinstance(bound, bool) or not isinstance(bound, (int, float, np.floating)) \
@@ -162,15 +213,16 @@ def _run(problem, x0, *, lr, epochs, optimizer="gd", momentum=None, beta1=None,
         raise TypeError(f"shuffle must be a bool, got {type(shuffle).__name__}")
     seed = check.integer(seed, "seed", low=0, high=2**64 - 1)
 
-    try:
-        shape = np.broadcast_shapes(x0.shape[:-1], *(a.shape for a in hp.values()))
-    except ValueError:
-        shapes = {"x0": x0.shape[:-1], **{k: a.shape for k, a in hp.items()}}
-        raise ValueError(f"the batch arguments do not broadcast together: {shapes}") from None
-    size = int(np.prod(shape))
+    shapes = {"x0": x0.shape[:-1], **{k: a.shape for k, a in hp.items()}}
+    shape = _batch_shape(shapes)
+    size = math.prod(shape)
+    chunk_size = check.integer(chunk_size, "chunk_size", low=1)
+    # Every allocation below (the record indices included) only after this.
+    _memory.check(_memory_parts(
+        shapes, shape, size, problem.dim, epochs, _record_count(record, shape, size),
+        chunk_size, n_inputs=len(hp) + 4))
     rec_runs = _record_runs(record, shape, size)
 
-    chunk_size = check.integer(chunk_size, "chunk_size", low=1)
     if executor is not None and not (hasattr(executor, "submit")
                                      or hasattr(executor, "get_executor")):
         raise TypeError("executor must be a concurrent.futures.Executor or a "
@@ -184,29 +236,43 @@ def _run(problem, x0, *, lr, epochs, optimizer="gd", momentum=None, beta1=None,
     problem._probe(starts[0])
     problem._kernel_functions()  # compile a user's adapters once, here, not per chunk
 
-    x_out = np.empty((size, problem.dim))
-    f_out = np.empty(size)
-    nit = np.empty(size, np.int64)
-    status = np.empty(size, np.int8)
-    rec_x = np.full((rec_runs.size, epochs + 1, problem.dim), np.nan)
-    rec_f = np.full((rec_runs.size, epochs + 1), np.nan)
     # Where each output of a chunk goes: per-run fields by run, trajectories by
     # their place among the recorded runs.  It also says which arrays, shapes
     # and dtypes a chunk read back from out= must have.
-    per_run = {"x": x_out, "fun": f_out, "nit": nit, "status": status}
-    per_record = {"rec_x": rec_x, "rec_f": rec_f}
+    dim, n_rec = problem.dim, rec_runs.size
+    spec = {"x": (size, (dim,), np.float64), "fun": (size, (), np.float64),
+            "nit": (size, (), np.int64), "status": (size, (), np.int8),
+            "rec_x": (n_rec, (epochs + 1, dim), np.float64),
+            "rec_f": (n_rec, (epochs + 1,), np.float64)}
+    outputs = {}
 
     def places(start, stop):
-        lo, hi = np.searchsorted(rec_runs, [start, stop])
-        return [(name, buf, slice(start, stop)) for name, buf in per_run.items()] + \
-            [(name, buf, slice(lo, hi)) for name, buf in per_record.items()]
+        lo, hi = (int(i) for i in np.searchsorted(rec_runs, [start, stop]))
+        return [(name, (lo, hi) if name.startswith("rec_") else (start, stop))
+                for name in spec]
 
     def layout(start, stop):
-        return {name: (buf[rows].shape, buf.dtype) for name, buf, rows in places(start, stop)}
+        return {name: ((b - a,) + spec[name][1], np.dtype(spec[name][2]))
+                for name, (a, b) in places(start, stop)}
+
+    def allocate(name):
+        total, tail, dtype = spec[name]
+        # Unrecorded epochs (a run that stopped early) stay NaN.
+        fill = np.nan if name.startswith("rec_") else 0
+        outputs[name] = np.full((total,) + tail, fill, dtype)
 
     def collect(start, stop, chunk):
-        for name, buf, rows in places(start, stop):
-            buf[rows] = chunk[name]
+        for name, (a, b) in places(start, stop):
+            if name not in outputs:
+                if (a, b) == (0, spec[name][0]):
+                    # This chunk holds the whole output (a one-chunk batch):
+                    # adopt its array rather than copy, so the peak is one
+                    # copy of the outputs and trajectories, not two.  Chunks
+                    # are fresh arrays, never reused by the task.
+                    outputs[name] = chunk[name]
+                    continue
+                allocate(name)
+            outputs[name][a:b] = chunk[name]
 
     store = None
     if out is not None:
@@ -214,6 +280,10 @@ def _run(problem, x0, *, lr, epochs, optimizer="gd", momentum=None, beta1=None,
                                     layout)
     _execute.execute(task, size, chunk_size, collect, executor=executor, store=store,
                      progress=progress)
+    for name in spec.keys() - outputs.keys():
+        allocate(name)
+    x_out, f_out, nit, status = (outputs[k] for k in ("x", "fun", "nit", "status"))
+    rec_x, rec_f = outputs["rec_x"], outputs["rec_f"]
 
     success = _success(status, any(v > 0 for v in tols.values()))
     # Every argument is recorded; a setting that is off (a tolerance of 0, the
@@ -346,7 +416,7 @@ def minimize(problem, x0, *, lr, epochs, optimizer="gd", momentum=None, beta1=No
     lr : float or array_like
         Learning rate(s), > 0.
     epochs : int
-        Budget of epochs per run, >= 1.  An epoch is one update, or for a
+        Budget of epochs per run, 1 <= epochs <= 2**62.  An epoch is one update, or for a
         problem with data and a ``batch_size``, one pass over the data.
     optimizer : str, default 'gd'
         One of `fastgd.OPTIMIZERS`.  With :math:`g = \nabla f(x)` evaluated
@@ -416,7 +486,8 @@ def minimize(problem, x0, *, lr, epochs, optimizer="gd", momentum=None, beta1=No
     record : bool, int, array_like of int or bool mask, optional
         Keep the trajectories of these runs: True for all, flat indices into
         the batch (C order), or a boolean mask of the batch shape.  Memory is
-        ``len(record) * (epochs + 1) * (dim + 1)`` doubles.
+        ``len(record) * (epochs + 1) * (dim + 1)`` doubles (a batch of several
+        chunks holds one chunk's share twice while it is copied in).
     chunk_size : int, default 2**20
         Runs per kernel call.  A larger batch is cut into chunks of
         consecutive runs, run one after another (or on ``executor``) and
@@ -455,6 +526,12 @@ def minimize(problem, x0, *, lr, epochs, optimizer="gd", momentum=None, beta1=No
     ------
     TypeError, ValueError
         Naming the argument, before any kernel runs.
+    MemoryError
+        Before anything is allocated, when the outputs, ``record`` and a
+        chunk's buffers need more memory than is available (also a
+        ValueError; the message lists the bytes needed by what).  The
+        environment variable ``FASTGD_MEMORY_LIMIT`` (bytes, or ``"8G"``)
+        replaces the available memory in this check.
 
     Examples
     --------

@@ -578,3 +578,70 @@ def test_symbolic_work_has_a_time_limit(monkeypatch):
     assert time.perf_counter() - start < 2
     assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
     assert signal.getsignal(signal.SIGALRM) in (signal.SIG_DFL, signal.default_int_handler)
+
+
+# --- the memory budget -----------------------------------------------------------------
+
+def test_a_batch_larger_than_memory_is_refused_before_allocating(monkeypatch):
+    from fastgd import _memory
+    monkeypatch.setenv("FASTGD_MEMORY_LIMIT", "4M")
+    with pytest.raises(MemoryError, match=r"record= \(2,000 runs x 501 points") as info:
+        fg.sweep(fg.problems.quartic, x0=np.linspace(-1, 1, 2000), lr=0.01, epochs=500,
+                 record=True)
+    assert isinstance(info.value, ValueError) and isinstance(info.value, _memory.MemoryBudgetError)
+    # 2000 runs x 501 points x (1 + 1) doubles + an index each = 16,048,000 bytes
+    assert "15.3 MiB for record=" in str(info.value)
+    assert "FASTGD_MEMORY_LIMIT=4M" in str(info.value)
+    with pytest.raises(MemoryError, match="outputs of 1,000,000 runs"):
+        fg.sweep(fg.problems.saddle, x0=np.zeros((1000, 2)), lr=np.geomspace(1e-3, 1, 1000),
+                 epochs=5)
+    monkeypatch.setenv("FASTGD_MEMORY_LIMIT", "lots")
+    with pytest.raises(ValueError, match="FASTGD_MEMORY_LIMIT must be a number of bytes"):
+        fg.minimize(fg.problems.quartic, x0=1.0, lr=0.01, epochs=5)
+    monkeypatch.setenv("FASTGD_MEMORY_LIMIT", "1G")
+    fg.minimize(fg.problems.quartic, x0=1.0, lr=0.01, epochs=5)
+
+
+def test_an_enormous_sweep_reports_its_size_not_a_broadcast_error():
+    # 2**22 x 2**21 x 2**21 = 2**64 runs: more than NumPy can index.
+    with pytest.raises(MemoryError, match="18,446,744,073,709,551,616 runs") as info:
+        fg.sweep(fg.problems.quartic, x0=np.linspace(-1, 1, 2**22),
+                 lr=np.geomspace(1e-4, 1e-1, 2**21), momentum=np.linspace(0, 0.9, 2**21),
+                 optimizer="momentum", epochs=10)
+    assert "broadcast" not in str(info.value)
+    assert "batch shape (4194304, 2097152, 2097152) from x0 (4194304, 1, 1) x lr " \
+        "(1, 2097152, 1) x momentum (1, 1, 2097152)" in str(info.value)
+
+
+@pytest.mark.parametrize("epochs", [2**62 + 1, 2**63 - 1, 10**30])
+def test_epochs_beyond_the_bound_are_named(epochs):
+    with pytest.raises(ValueError, match=r"epochs must be <= 4611686018427387904"):
+        fg.minimize(fg.problems.quartic, x0=1.0, lr=0.01, epochs=epochs)
+
+
+def test_huge_epochs_with_record_is_a_memory_error():
+    with pytest.raises(MemoryError, match="record="):
+        fg.minimize(fg.problems.quartic, x0=1.0, lr=0.01, epochs=2**40, record=True)
+
+
+def test_record_peak_is_one_copy_for_a_one_chunk_batch():
+    import tracemalloc
+    kw = dict(x0=np.linspace(-1, 1, 2000), lr=0.01, epochs=500, record=True)
+    fg.sweep(fg.problems.quartic, **kw)   # compiled and warm
+    record_bytes = 2000 * 501 * 2 * 8
+    tracemalloc.start()
+    try:
+        res = fg.sweep(fg.problems.quartic, **kw)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert res.path_x.shape == (2000, 501, 1)
+    assert record_bytes < peak < 1.3 * record_bytes
+
+
+def test_cli_reports_a_memory_error_in_one_line(monkeypatch, capsys):
+    from fastgd import cli
+    monkeypatch.setenv("FASTGD_MEMORY_LIMIT", "1K")
+    rc = cli.main(["sweep", "quartic", "--x0", "-2:2:300", "--lr", "0.01", "--epochs", "50"])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and "needs about" in err
