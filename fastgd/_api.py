@@ -233,7 +233,7 @@ def _run(problem, x0, *, lr, epochs, optimizer="gd", momentum=None, beta1=None,
     task = _Task(problem, shape, x0, hp, tuple(SPECS[optimizer].params), schedule,
                  (_OPTIMIZERS[optimizer], epochs, tols["xtol"], tols["ftol"], tols["gtol"],
                   float(bound), batch_size, bool(shuffle), seed), rec_runs)
-    problem._probe(starts[0])
+    problem._probe(starts)
     problem._kernel_functions()  # compile a user's adapters once, here, not per chunk
 
     # Where each output of a chunk goes: per-run fields by run, trajectories by

@@ -93,7 +93,7 @@ def check_grad(problem, points, *, step=None, tol=1e-5):
     if not step > 0:
         raise ValueError(f"step must be > 0, got {step}")
     n, dim = pts.shape
-    _probe(problem, pts[0])
+    _probe(problem, pts)
     kfun, kgrad = problem._kernel_functions()
 
     def values(x):
@@ -125,12 +125,12 @@ def check_grad(problem, points, *, step=None, tol=1e-5):
                      errors=per_point.reshape(shape))
 
 
-def _probe(problem, point):
+def _probe(problem, points):
     """The problem's safety probe (outputs fully written, nothing outside them,
     input untouched), without its own finite-difference verdict: measuring
     that is what check_grad is for."""
     try:
-        problem._probe(point)
+        problem._probe(points)
     except ValueError as err:
         if "disagrees with finite differences" not in str(err):
             raise

@@ -5,7 +5,7 @@ import uuid
 import numpy as np
 from numba.extending import is_jitted
 
-from . import _kernels
+from . import _kernels, _probe
 from . import _validate as check
 from ._config import FUN_SIG, GRAD_SIG, jit
 
@@ -245,19 +245,33 @@ class Problem:
                     G[d, c] = g[d]
         return kfun, kgrad
 
-    def _probe(self, point):
-        """Check the user's functions at ``point`` (shape (dim,)); raise ValueError.
+    def _probe(self, points):
+        """Check the user's functions at some of ``points`` ((n, dim) or (dim,))
+        before a kernel runs (`fastgd._probe`); raise ValueError.
 
-        Built-in and generated problems are trusted and not probed.
+        Built-in and generated problems are trusted and not probed; a set of
+        probe points already passed is not probed again.
         """
-        if self._builtin is None:
-            self._probe_user(point)
+        if self._builtin is not None:
+            return
+        chosen = _probe.probe_points(np.asarray(points, dtype=np.float64).reshape(-1, self.dim))
+        key = b"".join(p.tobytes() for p in chosen)
+        passed = self.__dict__.setdefault("_probed", set())
+        if key not in passed:
+            self._precompile()
+            _probe.run(lambda note: self._probe_user(note, chosen), self.name)
+            passed.add(key)
 
-    def _probe_user(self, point):
+    def _precompile(self):
+        kinds = (("X", "x"), ("X", "X")) if self.batched else (("x",), ("x", "x"))
+        _probe.precompile(self.f, *kinds[0])
+        _probe.precompile(self.grad, *kinds[1])
+
+    def _probe_user(self, note, points):
         if self.batched:
-            _probe_batched(self.f, self.grad, point, self.name)
+            _probe.check_batched(note, self.f, self.grad, points, self.name)
         else:
-            _probe_pointwise(self.f, self.grad, point, self.name)
+            _probe.check_pointwise(note, self.f, self.grad, points, self.name)
 
     def __call__(self, x):
         """Objective values at points ``x`` (shape ``(..., dim)``), computed in parallel.
@@ -270,7 +284,7 @@ class Problem:
         """
         pts, shape = as_points(self, x, "x")
         out = np.empty(pts.shape[0])
-        self._probe(pts[0])
+        self._probe(pts)
         kfun, _ = self._kernel_functions()
         _kernels.get("evaluate")(kfun, pts, self._data, out)
         return out.reshape(shape)
@@ -286,7 +300,7 @@ class Problem:
         """
         pts, shape = as_points(self, x, "x")
         out = np.empty_like(pts)
-        self._probe(pts[0])
+        self._probe(pts)
         _, kgrad = self._kernel_functions()
         _kernels.get("gradient")(kgrad, pts, self._data, out)
         return out.reshape(shape + (self.dim,))
@@ -432,15 +446,13 @@ class LeastSquares(Problem):
                     G[d, c] /= m
         return kfun, kgrad
 
-    def _probe_user(self, point):
-        xi = float(self._data[0, 0])
+    def _precompile(self):
+        _probe.precompile(self.model, "x", "f")
+        _probe.precompile(self.model_grad, "x", "f", "x")
 
-        def f(theta):
-            return self.model(theta, xi)
-
-        def grad(theta, out):
-            self.model_grad(theta, xi, out)
-        _probe_pointwise(f, grad, point, self.name, names=("model", "model_grad"))
+    def _probe_user(self, note, points):
+        _probe.check_least_squares(note, self.model, self.model_grad, points, self._data,
+                                   self.name)
 
 
 _restored = {}  # token -> problem, the few most recent, per process
@@ -474,78 +486,3 @@ def as_data(x, y):
         raise ValueError(
             f"x and y must have the same length, got {arrays[0].size} and {arrays[1].size}")
     return np.ascontiguousarray(np.stack(arrays))
-
-
-# --- probing a user's functions once from Python ------------------------------
-
-_GUARD = 4
-_SENTINELS = (1.2345678e300, -9.8765432e299)
-
-
-def _guarded(shape, fill):
-    size = int(np.prod(shape))
-    buf = np.full(size + 2 * _GUARD, fill)
-    return buf, buf[_GUARD:_GUARD + size].reshape(shape)
-
-
-def _check_output(call, shape, fname, pname):
-    """Call ``call(out)`` into guarded buffers; return what it wrote."""
-    written = []
-    for fill in _SENTINELS:
-        buf, out = _guarded(shape, fill)
-        call(out)
-        if np.any(buf[:_GUARD] != fill) or np.any(buf[_GUARD + out.size:] != fill):
-            raise ValueError(f"{fname} of problem {pname!r} wrote outside its output array")
-        written.append(out.copy())
-    unwritten = (written[0] == _SENTINELS[0]) & (written[1] == _SENTINELS[1])
-    if np.any(unwritten):
-        raise ValueError(
-            f"{fname} of problem {pname!r} left entries {np.flatnonzero(unwritten).tolist()} "
-            "of its output unwritten")
-    return written[0]
-
-
-def _probe_pointwise(f, grad, point, pname, names=("f", "grad")):
-    x = np.array(point, dtype=np.float64)
-    before = x.copy()
-    value = float(f(x))
-    g = _check_output(lambda out: grad(x, out), x.shape, names[1], pname)
-    if not np.array_equal(x, before):
-        raise ValueError(f"{names[0]} or {names[1]} of problem {pname!r} modified its input")
-    _check_fd(lambda p: float(f(p)), value, g, x, pname, names)
-
-
-def _probe_batched(f, grad, point, pname):
-    lanes = 3
-    X = np.repeat(np.asarray(point, dtype=np.float64)[:, None], lanes, axis=1)
-    before = X.copy()
-    F = _check_output(lambda out: f(X, out), (lanes,), "f", pname)
-    G = _check_output(lambda out: grad(X, out), X.shape, "grad", pname)
-    if not np.array_equal(X, before):
-        raise ValueError(f"f or grad of problem {pname!r} modified its input X")
-
-    def f_point(p):
-        out = np.empty(1)
-        f(np.ascontiguousarray(p[:, None]), out)
-        return out[0]
-    _check_fd(f_point, F[0], G[:, 0], X[:, 0].copy(), pname, ("f", "grad"))
-
-
-def _check_fd(f, value, g, x, pname, names):
-    """Compare ``g`` with central differences of ``f`` at ``x``."""
-    if not (np.isfinite(value) and np.all(np.isfinite(g))):
-        return  # nothing to compare; the kernel will mark such runs diverged
-    fd = np.empty_like(x)
-    for d in range(x.size):
-        h = 1e-6 * max(1.0, abs(x[d]))
-        up, down = x.copy(), x.copy()
-        up[d] += h
-        down[d] -= h
-        fd[d] = (f(up) - f(down)) / (up[d] - down[d])
-    scale = np.maximum.reduce([np.ones_like(g), abs(g), abs(fd), np.full_like(g, 1e-6 * abs(value))])
-    err = abs(g - fd) / scale
-    if np.all(np.isfinite(fd)) and err.max() > 1e-3:
-        raise ValueError(
-            f"{names[1]} of problem {pname!r} disagrees with finite differences of "
-            f"{names[0]} at x={x.tolist()}: {names[1]} gives {g.tolist()}, "
-            f"differences give {fd.tolist()}")

@@ -645,3 +645,180 @@ def test_cli_reports_a_memory_error_in_one_line(monkeypatch, capsys):
     rc = cli.main(["sweep", "quartic", "--x0", "-2:2:300", "--lr", "0.01", "--epochs", "50"])
     err = capsys.readouterr().err
     assert rc == 2 and err.count("\n") == 1 and "needs about" in err
+
+
+# --- user functions that are wrong or unsafe -------------------------------------------
+
+@numba.njit
+def bowl_f(x):
+    return x[0] ** 2 + x[1] ** 2
+
+
+@numba.njit
+def bowl_grad(x, out):
+    out[0] = 2 * x[0]
+    out[1] = 2 * x[1]
+
+
+@numba.njit
+def grad_writes_out_40(x, out):
+    out[0] = 2 * x[0]
+    out[1] = 2 * x[1]
+    out[40] = 0.0
+
+
+@numba.njit
+def grad_writes_far_away(x, out):
+    out[0] = 2 * x[0]
+    out[1] = 2 * x[1]
+    out[2**40] = 0.0
+
+
+@numba.njit
+def grad_reads_far_from_x0(x, out):
+    # Reads out of bounds only where |x[0]| > 5: far from the first start point.
+    k = 0 if abs(x[0]) < 5 else 2**40
+    out[0] = 2 * x[0] + x[k] * 0.0
+    out[1] = 2 * x[1]
+
+
+@numba.njit
+def grad_wrong_far_away(x, out):
+    out[0] = 2 * x[0] if abs(x[0]) < 5 else 3 * x[0]
+    out[1] = 2 * x[1]
+
+
+@numba.njit
+def grad_unwritten_far_away(x, out):
+    out[0] = 2 * x[0]
+    if abs(x[0]) < 5:
+        out[1] = 2 * x[1]
+
+
+@numba.njit
+def grad_raises(x, out):
+    if x[0] > 0.5:
+        raise IndexError("no such thing")
+    out[0] = 2 * x[0]
+    out[1] = 2 * x[1]
+
+
+@numba.njit
+def log_f(x):
+    return np.log(x[0]) + x[1] ** 2
+
+
+@numba.njit
+def log_grad(x, out):
+    out[0] = 1 / x[0]
+    out[1] = 2 * x[1]
+
+
+START = np.array([[1.0, 1.0], [0.5, -0.5], [9.0, 2.0], [-1.5, 0.25]])
+
+
+@pytest.mark.parametrize("grad, match", [
+    (grad_writes_out_40, "wrote outside its output array of shape \\(2,\\) \\(at element 40"),
+    (grad_writes_far_away, "crashed the process probing it \\(SIGSEGV\\)"),
+    (grad_reads_far_from_x0, "grad of problem 'bad' at x=\\[9, 2\\] crashed the process"),
+    (grad_wrong_far_away, "disagrees with finite differences of f at x=\\[9.0, 2.0\\]"),
+    (grad_unwritten_far_away, "at x=\\[9, 2\\] left entries \\[1\\]"),
+    (grad_raises, "raised IndexError: no such thing"),
+])
+def test_unsafe_or_wrong_gradients_are_caught_by_the_probe(grad, match):
+    problem = fg.Problem(bowl_f, grad, dim=2, name="bad")
+    with pytest.raises(ValueError, match=match):
+        fg.minimize(problem, x0=START, lr=0.1, epochs=5)
+
+
+def test_probe_passes_a_good_problem_and_is_not_repeated(monkeypatch):
+    from fastgd import _probe
+    problem = fg.Problem(bowl_f, bowl_grad, dim=2, name="bowl")
+    res = fg.minimize(problem, x0=START, lr=0.1, epochs=200)
+    np.testing.assert_allclose(res.x, 0.0, atol=1e-12)
+    runs = []
+    monkeypatch.setattr(_probe, "run", lambda probe, name: runs.append(name))
+    fg.minimize(problem, x0=START, lr=0.1, epochs=5)
+    assert runs == []   # the same start points: probed already
+
+
+def test_f_not_finite_at_a_start_point_is_reported():
+    problem = fg.Problem(log_f, log_grad, dim=2, name="logs")
+    with pytest.warns(UserWarning, match=r"f of problem 'logs' at x=\[-1.5 *, 0.25\] is nan"):
+        res = fg.minimize(problem, x0=START, lr=0.01, epochs=5)
+    assert res.status[3] == fg.Status.DIVERGED
+
+
+@numba.njit
+def lanes_f(X, F):
+    for c in range(X.shape[1]):
+        F[c] = X[0, c] ** 2
+
+
+@numba.njit
+def lanes_grad(X, G):
+    for c in range(X.shape[1]):
+        G[0, c] = 2 * X[0, c]
+
+
+@numba.njit
+def assumes_64_lanes(X, F):
+    for c in range(64):
+        F[c] = X[0, c] ** 2
+
+
+@numba.njit
+def mixes_lanes(X, G):
+    for c in range(X.shape[1]):
+        G[0, c] = 2 * X[0, 0]
+
+
+@numba.njit
+def mixes_lanes_f(X, F):
+    total = 0.0
+    for c in range(X.shape[1]):
+        total += X[0, c]
+    for c in range(X.shape[1]):
+        F[c] = X[0, c] ** 2 + 0.0 * total + 1e-3 * (total - X[0, c])
+
+
+@pytest.mark.parametrize("f, grad, match", [
+    (assumes_64_lanes, lanes_grad, "f of problem 'b' on 37 lane\\(s\\) wrote outside"),
+    (lanes_f, mixes_lanes, "lanes mixed"),
+    (mixes_lanes_f, lanes_grad, "lanes mixed"),
+])
+def test_batched_functions_that_mix_or_assume_lanes_are_caught(f, grad, match):
+    problem = fg.Problem(f, grad, dim=1, name="b", batched=True)
+    with pytest.raises(ValueError, match=match):
+        fg.minimize(problem, x0=[1.0, 2.0, 3.0], lr=0.1, epochs=5)
+    good = fg.Problem(lanes_f, lanes_grad, dim=1, name="good", batched=True)
+    assert fg.minimize(good, x0=[1.0, 2.0, 3.0], lr=0.1, epochs=5).x.shape == (3, 1)
+
+
+@numba.njit
+def line(theta, xi):
+    return theta[0] * xi + theta[1]
+
+
+@numba.njit
+def line_grad_wrong_late(theta, xi, out):
+    out[0] = xi if xi < 0.9 else 2 * xi
+    out[1] = 1.0
+
+
+def test_least_squares_is_probed_at_every_data_point():
+    x = np.linspace(0, 1, 50)
+    fit = fg.LeastSquares(line, line_grad_wrong_late, x, 3 * x + 1, dim=2, name="fit")
+    with pytest.raises(ValueError, match=r"model_grad of problem 'fit' disagrees"):
+        fg.minimize(fit, x0=[0.0, 0.0], lr=0.1, epochs=5)
+
+
+def test_probe_cost_is_small():
+    # The probe forks a child and makes a few hundred calls: well under a second
+    # for a pointwise problem and a 1000-point fit, even on a loaded machine.
+    problem = fg.Problem(bowl_f, bowl_grad, dim=2, name="cost")
+    points = np.random.default_rng(0).uniform(-3, 3, (1000, 2))
+    problem._probe(points[:1])   # compiles
+    start = time.perf_counter()
+    problem._probe(points)
+    assert time.perf_counter() - start < 2.0
