@@ -96,7 +96,13 @@ def run(probe, pname):
     sys.stderr.flush()
     read_end, write_end = os.pipe()
     try:
-        pid = os.fork()
+        with warnings.catch_warnings():
+            # JAX's fork hook and Python 3.12+ warn that a multithreaded
+            # process forked: the child runs only the probe (no threads, no
+            # JAX), and a child stuck on a lock would be killed at CHILD_SECONDS.
+            warnings.filterwarnings("ignore", message=".*fork", category=RuntimeWarning)
+            warnings.filterwarnings("ignore", message=".*fork", category=DeprecationWarning)
+            pid = os.fork()
     except OSError:
         os.close(read_end)
         os.close(write_end)
