@@ -63,11 +63,14 @@ class Problem:
 
     Notes
     -----
-    Before a kernel runs, the functions are probed once from Python at the
-    first start point: every output entry must be written, nothing outside
-    it, the input must not change, and ``grad`` must agree with central finite
-    differences of ``f`` (relative error below 1e-3).  A failed probe raises
-    `ValueError` instead of a wrong answer or a crash inside the kernel.
+    Before a kernel runs, the functions are probed from Python, in a forked
+    child process, at several of the start points (`fastgd._probe`): every
+    output entry must be written, nothing outside it, the input must not
+    change, and ``grad`` must agree with central finite differences of ``f``
+    (relative error below 1e-3); batched functions are also run on 64, 37 and
+    1 lanes, forwards and reversed.  A failed probe, or a function that
+    crashes the child, raises `ValueError` naming the function and the point,
+    instead of a wrong answer or a crash inside the kernel.
 
     Examples
     --------
