@@ -43,6 +43,7 @@ order (``W_l[k, j]`` at ``offset_l + k * n_l + j``), then the biases ``b_l`` (if
 import math
 
 import numpy as np
+from numba import types
 
 from . import _validate as check
 from ._config import FUN_SIG, GRAD_SIG, jit
@@ -56,6 +57,11 @@ PARAMETERIZATIONS = ("mean_field", "standard")
 LOSSES = ("mse", "logistic")
 
 _SQRT2 = math.sqrt(2.0)
+
+#: value_and_grad(X, data, rows, G, F, want_f): the batched gradient and, from the same
+#: forward pass, the loss (what `fastgd.trainability` steps with).
+VALGRAD_SIG = types.void(types.float64[:, ::1], types.float64[:, ::1], types.int64[:, ::1],
+                         types.float64[:, ::1], types.float64[::1], types.boolean)
 _TANH, _RELU, _IDENTITY = 0, 1, 2
 _MSE, _LOGISTIC = 0, 1
 
@@ -171,6 +177,13 @@ def _build_kernels(sizes, scales, act, bias, loss):
         r = 0 if rows.shape[0] == 1 else c
         return data[n_in + o, rows[r, i]]
 
+    @jit(inline="always")
+    def loss_term(f, y):
+        if loss == _MSE:
+            return (f - y) ** 2
+        # log(1 + e**f) - y f, without overflow for large |f|.
+        return max(f, 0.0) + math.log1p(exp(-abs(f))) - y * f
+
     def kfun(X, data, rows, F):
         m, w = rows.shape[1], X.shape[1]
         A = np.empty((n_units, w))
@@ -180,24 +193,26 @@ def _build_kernels(sizes, scales, act, bias, loss):
             forward(X, data, rows, i, A, H)
             for o in range(n_out):
                 for c in range(w):
-                    f = H[out0 + o, c]
-                    y = target(data, rows, i, o, c)
-                    if loss == _MSE:
-                        F[c] += (f - y) ** 2
-                    else:
-                        # log(1 + e**f) - y f, without overflow for large |f|.
-                        F[c] += max(f, 0.0) + math.log1p(exp(-abs(f))) - y * f
+                    F[c] += loss_term(H[out0 + o, c], target(data, rows, i, o, c))
         for c in range(w):
             F[c] /= m * n_out
 
-    def kgrad(X, data, rows, G):
+    def value_and_grad(X, data, rows, G, F, want_f):
+        # The gradient into G and, if want_f, the loss into F from the same forward
+        # pass, accumulated exactly as kfun does (same bits).
         m, w = rows.shape[1], X.shape[1]
         A = np.empty((n_units, w))
         H = np.empty((n_units, w))
         D = np.empty((n_units, w))  # dL/da, per unit and lane
         G[:, :] = 0.0
+        if want_f:
+            F[:] = 0.0
         for i in range(m):
             forward(X, data, rows, i, A, H)
+            if want_f:  # its own loop: log1p is a library call and would not vectorise
+                for o in range(n_out):
+                    for c in range(w):
+                        F[c] += loss_term(H[out0 + o, c], target(data, rows, i, o, c))
             for o in range(n_out):
                 for c in range(w):
                     f = H[out0 + o, c]
@@ -231,9 +246,17 @@ def _build_kernels(sizes, scales, act, bias, loss):
         for d in range(dim):
             for c in range(w):
                 G[d, c] /= m * n_out
+        if want_f:
+            for c in range(w):
+                F[c] /= m * n_out
 
     # cache=False: a closure's constants are not part of Numba's cache key.
-    return jit(FUN_SIG, cache=False)(kfun), jit(GRAD_SIG, cache=False)(kgrad)
+    valgrad = jit(VALGRAD_SIG, cache=False)(value_and_grad)
+
+    def kgrad(X, data, rows, G):
+        valgrad(X, data, rows, G, np.empty(0), False)
+
+    return jit(FUN_SIG, cache=False)(kfun), jit(GRAD_SIG, cache=False)(kgrad), valgrad
 
 
 # --- problems ------------------------------------------------------------------
@@ -414,12 +437,13 @@ def mlp(X, y, *, width=8, depth=2, activation="tanh", parameterization="mean_fie
 
 
 def _network(X, Y, y_1d, sizes, activation, parameterization, bias, loss, seed, name):
-    kfun, kgrad = _kernels(sizes, multipliers(sizes, parameterization),
-                           ACTIVATIONS.index(activation), bias, LOSSES.index(loss))
+    kfun, kgrad, valgrad = _kernels(sizes, multipliers(sizes, parameterization),
+                                    ACTIVATIONS.index(activation), bias, LOSSES.index(loss))
     data = np.ascontiguousarray(np.concatenate([X.T, Y.T]))
     self = Network._from_kernels(kfun, kgrad, layout(sizes, bias)[2], name, data=data)
     self.sizes, self.activation, self.parameterization = sizes, activation, parameterization
     self.bias, self.loss, self.seed, self._y_1d = bias, loss, seed, y_1d
+    self._value_and_grad = valgrad
     w_off, b_off, dim = layout(sizes, bias)
     ends = w_off[1:] + (dim,)
     self.groups = tuple((f"layer_{li}", ends[li] - w_off[li]) for li in range(len(sizes) - 1))

@@ -29,10 +29,10 @@ Examples
 import dataclasses
 
 import numpy as np
+from numba import prange
 
 from . import _validate as check
-from ._config import FUN_SIG, GRAD_SIG, jit
-from .problem import Problem
+from ._config import LANES, jit
 
 __all__ = ["BoxCount", "TrainabilityMap", "boundary", "box_count", "convergence_map",
            "convergence_measure", "notebook_network", "stretch", "trainability_map"]
@@ -295,43 +295,57 @@ def convergence_map(result, *, max_value=MAX_VALUE, tail=TAIL):
                            dict(result.coords), epochs, result.problem)
 
 
-# --- per-group learning rates as state -----------------------------------------
-# Until the kernels take a rate per parameter group, a plain-GD run with rate r_g
-# on group g is run as a problem with one extra coordinate per group holding r_g:
-# its gradient is the group's gradient times r_g (and zero for the extra
-# coordinates), and the descent uses lr = 1.  Since 1.0 * u == u exactly, the
-# update x - fl(r_g * g) is bit for bit the per-group update.
+# --- per-group gradient descent, recording every loss ----------------------------
+# The measure needs every run's loss before every update.  This kernel runs plain
+# gradient descent with a rate per parameter group and per run, a block of LANES runs
+# at a time, getting each step's loss from the same forward pass as its gradient
+# (a network's value_and_grad): one forward and one backward pass per step, as in
+# the notebook's jax.value_and_grad.  The update is the descent kernels' 'gd' update,
+# x - rate * g, so with equal rates the runs are fg.minimize's, bit for bit.  Runs
+# are not stopped: a diverged run's losses become non-finite, which the measure
+# counts as max_value.
 
-_RATE_KERNELS = {}
+_MAP_KERNELS = {}
 
 
-def _rates_in_state(problem):
+def _map_kernel(problem):
+    valgrad = getattr(problem, "_value_and_grad", None)
     kfun, kgrad = problem._kernel_functions()
-    sizes = tuple(n for _, n in problem.groups)
-    key = (kfun, kgrad, sizes)
-    if key not in _RATE_KERNELS:
-        dim, n_groups = problem.dim, len(sizes)
-        group_of = np.repeat(np.arange(n_groups), sizes)
+    key = (valgrad, kfun, kgrad)
+    if key not in _MAP_KERNELS:
+        if valgrad is None:
+            def pair(X, data, rows, G, F, want_f):
+                kgrad(X, data, rows, G)
+                kfun(X, data, rows, F)
+            valgrad = jit(cache=False)(pair)
 
-        def rfun(X, data, rows, F):
-            kfun(np.ascontiguousarray(X[:dim]), data, rows, F)
+        def run(x0, rates, group_of, data, losses):
+            runs, dim = x0.shape
+            epochs = losses.shape[1]
+            rows = np.empty((1, data.shape[1]), np.int64)
+            for i in range(data.shape[1]):
+                rows[0, i] = i
+            for block in prange((runs + LANES - 1) // LANES):
+                first = block * LANES
+                w = min(LANES, runs - first)
+                X = np.empty((dim, w))
+                R = np.empty((dim, w))
+                G = np.empty((dim, w))
+                F = np.empty(w)
+                for d in range(dim):
+                    for c in range(w):
+                        X[d, c] = x0[first + c, d]
+                        R[d, c] = rates[group_of[d], first + c]
+                for t in range(epochs):
+                    valgrad(X, data, rows, G, F, True)
+                    for c in range(w):
+                        losses[first + c, t] = F[c]
+                    for d in range(dim):
+                        for c in range(w):
+                            X[d, c] = X[d, c] - R[d, c] * G[d, c]
 
-        def rgrad(X, data, rows, G):
-            g = np.empty((dim, X.shape[1]))
-            kgrad(np.ascontiguousarray(X[:dim]), data, rows, g)
-            for d in range(dim):
-                r = dim + group_of[d]
-                for c in range(X.shape[1]):
-                    G[d, c] = X[r, c] * g[d, c]
-            for d in range(dim, dim + n_groups):
-                for c in range(X.shape[1]):
-                    G[d, c] = 0.0
-
-        _RATE_KERNELS[key] = (jit(FUN_SIG, cache=False)(rfun),
-                              jit(GRAD_SIG, cache=False)(rgrad))
-    rfun, rgrad = _RATE_KERNELS[key]
-    return Problem._from_kernels(rfun, rgrad, problem.dim + len(sizes),
-                                 f"{problem.name} (per-group rates)", data=problem._data)
+        _MAP_KERNELS[key] = jit(cache=False, parallel=True)(run)
+    return _MAP_KERNELS[key]
 
 
 def _rate_grid(problem, lr):
@@ -360,14 +374,16 @@ def _rate_grid(problem, lr):
             shape, rates)
 
 
-def trainability_map(problem, lr, *, epochs=100, x0=None, batch_size=None, shuffle=True,
-                     seed=0, max_value=MAX_VALUE, tail=TAIL):
-    """Train a network with plain gradient descent over a grid of per-layer rates
-    and return its `convergence_measure` map.
+def trainability_map(problem, lr, *, epochs=100, x0=None, max_value=MAX_VALUE, tail=TAIL,
+                     chunk_size=2**18):
+    """Train a network full batch with gradient descent over a grid of per-layer
+    rates and return its `convergence_measure` map.
 
-    Only the losses are kept (``runs x epochs`` doubles), not the trajectories.
-    The updates are exactly those of per-group gradient descent,
-    ``theta_g <- theta_g - lr_g * grad_g``.
+    Each run is ``theta_g <- theta_g - lr_g * grad_g(theta)`` for every group ``g``,
+    ``epochs`` times, with the loss before each update recorded; only the losses of
+    one chunk of runs are held at a time (``chunk_size x epochs`` doubles).  A
+    diverged run is not stopped: its losses become non-finite and count as
+    ``max_value``.
 
     Parameters
     ----------
@@ -377,49 +393,44 @@ def trainability_map(problem, lr, *, epochs=100, x0=None, batch_size=None, shuff
         A rate for each group: a 1-D list sweeps it (the grid is the outer
         product, in the groups' order), a number stays fixed.
     epochs : int, default 100
-        Updates per run (full batch) or epochs (mini-batches); the losses
-        before each epoch enter the measure.
+        Updates per run.
     x0 : array_like, shape (dim,) or grid shape + (dim,), optional
         Start point(s); default ``problem.init()``, one network shared by all runs.
-    batch_size, shuffle, seed :
-        As for `fastgd.minimize`; epoch t shuffles as ``minimize(seed=seed + t)``
-        does in its first epoch.
     max_value, tail :
         Of `convergence_measure`.
+    chunk_size : int, default 2**18
+        Runs per kernel call; results do not depend on it.
 
     Returns
     -------
     TrainabilityMap
         Dims ``lr_<group>`` for the swept groups.
     """
-    from ._api import minimize
-
     dims, coords, shape, rates = _rate_grid(problem, lr)
     epochs = check.integer(epochs, "epochs", low=1)
-    seed = check.integer(seed, "seed", low=0)
+    chunk_size = check.integer(chunk_size, "chunk_size", low=1)
     runs = rates.shape[1]
     if x0 is None:
         x0 = problem.init()
-    x0 = np.broadcast_to(check.real_array(x0, "x0"), shape + (problem.dim,)) \
-        .reshape(runs, problem.dim)
-    aug = _rates_in_state(problem)
-    start = np.concatenate([x0, rates.T], axis=1)
-    frozen = np.concatenate([x0, np.zeros_like(rates.T)], axis=1)
-    X = start.copy()
-    losses = np.empty((runs, epochs))
-    losses[:, 0] = aug(X)
-    dead = np.zeros(runs, bool)
-    for t in range(1, epochs):
-        res = minimize(aug, X, lr=1.0, epochs=1, batch_size=batch_size, shuffle=shuffle,
-                       seed=seed + t, bound=np.inf)
-        X = res.x
-        losses[:, t] = res.fun
-        # A run whose point is no longer finite has diverged for good: it stays
-        # at max_value and sits frozen (zero rates) at a finite point.
-        dead |= ~np.all(np.isfinite(X), axis=1)
-        losses[dead, t] = np.inf
-        X[dead] = frozen[dead]
-    values = convergence_measure(losses, max_value=max_value, tail=min(tail, epochs))
+    x0 = check.real_array(x0, "x0")
+    try:
+        x0 = np.broadcast_to(x0, shape + (problem.dim,))
+    except ValueError:
+        raise ValueError(f"x0 must have shape ({problem.dim},) or {shape + (problem.dim,)}, "
+                         f"got {x0.shape}") from None
+    if not np.all(np.isfinite(x0)):
+        raise ValueError("x0 must be finite (it contains NaN or inf)")
+    x0 = x0.reshape(runs, problem.dim)
+    group_of = np.repeat(np.arange(len(problem.groups)), [n for _, n in problem.groups])
+    kernel = _map_kernel(problem)
+    values = np.empty(runs)
+    for start in range(0, runs, chunk_size):
+        stop = min(runs, start + chunk_size)
+        losses = np.empty((stop - start, epochs))
+        kernel(np.ascontiguousarray(x0[start:stop]), np.ascontiguousarray(rates[:, start:stop]),
+               group_of, problem._data, losses)
+        values[start:stop] = convergence_measure(losses, max_value=max_value,
+                                                 tail=min(tail, epochs))
     return TrainabilityMap(values.reshape(shape), dims, coords, epochs, problem.name)
 
 
