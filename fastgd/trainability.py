@@ -10,8 +10,8 @@ its box-counting dimension (`box_count`).
 
 * `convergence_map` does it for a `fastgd.Result` whose runs were all recorded
   (``record=True``): small grids.
-* `trainability_map` trains the grid itself, keeping only the losses (not the
-  trajectories), for grids of any size that fit in memory.
+* `trainability_map` trains the grid itself in its own kernel, chunk by chunk,
+  keeping only one chunk's losses (not the trajectories): grids of any size.
 
 Examples
 --------
