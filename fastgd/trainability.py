@@ -29,10 +29,11 @@ Examples
 import dataclasses
 
 import numpy as np
-from numba import prange
+from numba import prange, types
 
 from . import _validate as check
 from ._config import LANES, jit
+from .networks import VALGRAD_SIG
 
 __all__ = ["BoxCount", "TrainabilityMap", "boundary", "box_count", "convergence_map",
            "convergence_measure", "notebook_network", "stretch", "trainability_map"]
@@ -305,47 +306,61 @@ def convergence_map(result, *, max_value=MAX_VALUE, tail=TAIL):
 # are not stopped: a diverged run's losses become non-finite, which the measure
 # counts as max_value.
 
-_MAP_KERNELS = {}
+_PAIRS = {}
 
 
-def _map_kernel(problem):
+def _value_and_grad(problem):
+    """The problem's value_and_grad, or one made of its f and grad (two passes)."""
     valgrad = getattr(problem, "_value_and_grad", None)
+    if valgrad is not None:
+        return valgrad
     kfun, kgrad = problem._kernel_functions()
-    key = (valgrad, kfun, kgrad)
-    if key not in _MAP_KERNELS:
-        if valgrad is None:
-            def pair(X, data, rows, G, F, want_f):
-                kgrad(X, data, rows, G)
-                kfun(X, data, rows, F)
-            valgrad = jit(cache=False)(pair)
+    if (kfun, kgrad) not in _PAIRS:
+        def pair(X, data, rows, G, F, want_f):
+            kgrad(X, data, rows, G)
+            kfun(X, data, rows, F)
+        _PAIRS[kfun, kgrad] = jit(VALGRAD_SIG, cache=False)(pair)
+    return _PAIRS[kfun, kgrad]
 
-        def run(x0, rates, group_of, data, losses):
-            runs, dim = x0.shape
-            epochs = losses.shape[1]
-            rows = np.empty((1, data.shape[1]), np.int64)
-            for i in range(data.shape[1]):
-                rows[0, i] = i
-            for block in prange((runs + LANES - 1) // LANES):
-                first = block * LANES
-                w = min(LANES, runs - first)
-                X = np.empty((dim, w))
-                R = np.empty((dim, w))
-                G = np.empty((dim, w))
-                F = np.empty(w)
-                for d in range(dim):
-                    for c in range(w):
-                        X[d, c] = x0[first + c, d]
-                        R[d, c] = rates[group_of[d], first + c]
-                for t in range(epochs):
-                    valgrad(X, data, rows, G, F, True)
-                    for c in range(w):
-                        losses[first + c, t] = F[c]
-                    for d in range(dim):
-                        for c in range(w):
-                            X[d, c] = X[d, c] - R[d, c] * G[d, c]
 
-        _MAP_KERNELS[key] = jit(cache=False, parallel=True)(run)
-    return _MAP_KERNELS[key]
+def _descend_recording(valgrad, x0, rates, group_of, data, losses):
+    runs, dim = x0.shape
+    epochs = losses.shape[1]
+    rows = np.empty((1, data.shape[1]), np.int64)
+    for i in range(data.shape[1]):
+        rows[0, i] = i
+    for block in prange((runs + LANES - 1) // LANES):
+        first = block * LANES
+        w = min(LANES, runs - first)
+        X = np.empty((dim, w))
+        R = np.empty((dim, w))
+        G = np.empty((dim, w))
+        F = np.empty(w)
+        for d in range(dim):
+            for c in range(w):
+                X[d, c] = x0[first + c, d]
+                R[d, c] = rates[group_of[d], first + c]
+        for t in range(epochs):
+            valgrad(X, data, rows, G, F, True)
+            for c in range(w):
+                losses[first + c, t] = F[c]
+            for d in range(dim):
+                for c in range(w):
+                    X[d, c] = X[d, c] - R[d, c] * G[d, c]
+
+
+_f8_2d = types.float64[:, ::1]
+# One kernel for every problem: value_and_grad comes in as a first-class function,
+# so the kernel is compiled once and cached on disk.
+_DESCEND_RECORDING_SIG = types.void(types.FunctionType(VALGRAD_SIG), _f8_2d, _f8_2d,
+                                    types.int64[::1], _f8_2d, _f8_2d)
+_kernel = []
+
+
+def _map_kernel():
+    if not _kernel:
+        _kernel.append(jit(_DESCEND_RECORDING_SIG, parallel=True)(_descend_recording))
+    return _kernel[0]
 
 
 def _rate_grid(problem, lr):
@@ -422,13 +437,14 @@ def trainability_map(problem, lr, *, epochs=100, x0=None, max_value=MAX_VALUE, t
         raise ValueError("x0 must be finite (it contains NaN or inf)")
     x0 = x0.reshape(runs, problem.dim)
     group_of = np.repeat(np.arange(len(problem.groups)), [n for _, n in problem.groups])
-    kernel = _map_kernel(problem)
+    valgrad, kernel = _value_and_grad(problem), _map_kernel()
     values = np.empty(runs)
     for start in range(0, runs, chunk_size):
         stop = min(runs, start + chunk_size)
         losses = np.empty((stop - start, epochs))
-        kernel(np.ascontiguousarray(x0[start:stop]), np.ascontiguousarray(rates[:, start:stop]),
-               group_of, problem._data, losses)
+        # Copies: a chunk of a broadcast x0 is read-only, which the signature refuses.
+        kernel(valgrad, np.array(x0[start:stop], order="C"),
+               np.array(rates[:, start:stop], order="C"), group_of, problem._data, losses)
         values[start:stop] = convergence_measure(losses, max_value=max_value,
                                                  tail=min(tail, epochs))
     return TrainabilityMap(values.reshape(shape), dims, coords, epochs, problem.name)

@@ -2,6 +2,7 @@
 notebook's convergence measure written as a loop, boundaries by explicit neighbour
 checks, box counts by explicit box loops, and per-layer gradient descent in NumPy."""
 
+import copy
 import math
 
 import numpy as np
@@ -171,3 +172,23 @@ def test_map_plot_and_box_count(small_net):
     assert ax.get_xlabel() == "log10 lr_layer_0"
     assert tmap.boundary().shape == (23, 23) and tmap.boundary().any()
     assert 0.5 < tmap.box_count(bins=4).dimension < 2.5
+
+
+def test_any_grouped_problem_and_chunks():
+    # A problem with groups but no value_and_grad: f and grad are called separately.
+    bowl = copy.copy(fg.problems.quadratic(2, condition=10))
+    bowl.groups = (("first", 1), ("second", 1))
+    rates = {"first": np.logspace(-2, 0.5, 9), "second": np.logspace(-2, 0.5, 8)}
+    tmap = tr.trainability_map(bowl, lr=rates, epochs=30, x0=[1.0, -2.0])
+    a, b = np.meshgrid(rates["first"], rates["second"], indexing="ij")
+    want = np.empty(a.shape)
+    for idx in np.ndindex(a.shape):
+        x, losses = np.array([1.0, -2.0]), []
+        for _ in range(30):
+            losses.append(float(bowl(x)))
+            x = x - np.array([a[idx], b[idx]]) * bowl.gradient(x)
+        want[idx] = tr.convergence_measure(losses)
+    np.testing.assert_allclose(tmap.values, want, rtol=1e-12)
+    assert tmap.converged.any() and not tmap.converged.all()
+    again = tr.trainability_map(bowl, lr=rates, epochs=30, x0=[1.0, -2.0], chunk_size=7)
+    assert np.array_equal(again.values, tmap.values)
