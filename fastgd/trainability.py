@@ -389,8 +389,32 @@ def _rate_grid(problem, lr):
             shape, rates)
 
 
+@dataclasses.dataclass(frozen=True, eq=False)
+class _MapTask:
+    """Runs ``[start, stop)`` of a trainability map: picklable, for executors and
+    resumable ``out=`` directories (`fastgd._execute`)."""
+
+    problem: object
+    x0: np.ndarray        # (runs, dim), possibly a broadcast view
+    rates: np.ndarray     # (n_groups, runs)
+    epochs: int
+    max_value: float
+    tail: int
+
+    def __call__(self, start, stop):
+        group_of = np.repeat(np.arange(len(self.problem.groups)),
+                             [n for _, n in self.problem.groups])
+        losses = np.empty((stop - start, self.epochs))
+        # Copies: a chunk of a broadcast x0 is read-only, which the signature refuses.
+        _map_kernel()(_value_and_grad(self.problem), np.array(self.x0[start:stop], order="C"),
+                      np.array(self.rates[:, start:stop], order="C"), group_of,
+                      self.problem._data, losses)
+        return {"values": convergence_measure(losses, max_value=self.max_value,
+                                              tail=min(self.tail, self.epochs))}
+
+
 def trainability_map(problem, lr, *, epochs=100, x0=None, max_value=MAX_VALUE, tail=TAIL,
-                     chunk_size=2**18):
+                     chunk_size=2**18, out=None, executor=None, progress=None):
     """Train a network full batch with gradient descent over a grid of per-layer
     rates and return its `convergence_measure` map.
 
@@ -415,38 +439,51 @@ def trainability_map(problem, lr, *, epochs=100, x0=None, max_value=MAX_VALUE, t
         Of `convergence_measure`.
     chunk_size : int, default 2**18
         Runs per kernel call; results do not depend on it.
+    out, executor, progress :
+        As for `fastgd.minimize`: a directory where finished chunks are kept (the
+        same call resumes from them), an executor for the chunks, a progress line.
 
     Returns
     -------
     TrainabilityMap
         Dims ``lr_<group>`` for the swept groups.
     """
+    from . import __version__, _execute, _identity
+
     dims, coords, shape, rates = _rate_grid(problem, lr)
     epochs = check.integer(epochs, "epochs", low=1)
+    tail = check.integer(tail, "tail", low=1)
     chunk_size = check.integer(chunk_size, "chunk_size", low=1)
+    max_value = float(check.hyper(max_value, "max_value", low=0.0))
     runs = rates.shape[1]
     if x0 is None:
         x0 = problem.init()
     x0 = check.real_array(x0, "x0")
-    try:
-        x0 = np.broadcast_to(x0, shape + (problem.dim,))
-    except ValueError:
-        raise ValueError(f"x0 must have shape ({problem.dim},) or {shape + (problem.dim,)}, "
-                         f"got {x0.shape}") from None
     if not np.all(np.isfinite(x0)):
         raise ValueError("x0 must be finite (it contains NaN or inf)")
-    x0 = x0.reshape(runs, problem.dim)
-    group_of = np.repeat(np.arange(len(problem.groups)), [n for _, n in problem.groups])
-    valgrad, kernel = _value_and_grad(problem), _map_kernel()
+    if x0.shape == (problem.dim,):
+        starts = np.broadcast_to(x0, (runs, problem.dim))  # one network, not copied
+    elif x0.shape == shape + (problem.dim,):
+        starts = x0.reshape(runs, problem.dim)
+    else:
+        raise ValueError(f"x0 must have shape ({problem.dim},) or {shape + (problem.dim,)}, "
+                         f"got {x0.shape}")
+    task = _MapTask(problem, starts, rates, epochs, max_value, tail)
     values = np.empty(runs)
-    for start in range(0, runs, chunk_size):
-        stop = min(runs, start + chunk_size)
-        losses = np.empty((stop - start, epochs))
-        # Copies: a chunk of a broadcast x0 is read-only, which the signature refuses.
-        kernel(valgrad, np.array(x0[start:stop], order="C"),
-               np.array(rates[:, start:stop], order="C"), group_of, problem._data, losses)
-        values[start:stop] = convergence_measure(losses, max_value=max_value,
-                                                 tail=min(tail, epochs))
+
+    def collect(start, stop, chunk):
+        values[start:stop] = chunk["values"]
+
+    store = None
+    if out is not None:
+        identity = _identity.fingerprint(
+            __version__, "trainability_map", *_identity.problem_parts(problem),
+            problem.groups, shape, x0, rates, epochs, max_value,
+            tail, chunk_size)
+        store = _execute.ChunkStore(out, identity, runs, chunk_size,
+                                    lambda a, b: {"values": ((b - a,), np.float64)})
+    _execute.execute(task, runs, chunk_size, collect, executor=executor, store=store,
+                     progress=progress)
     return TrainabilityMap(values.reshape(shape), dims, coords, epochs, problem.name)
 
 

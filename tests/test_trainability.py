@@ -192,3 +192,20 @@ def test_any_grouped_problem_and_chunks():
     assert tmap.converged.any() and not tmap.converged.all()
     again = tr.trainability_map(bowl, lr=rates, epochs=30, x0=[1.0, -2.0], chunk_size=7)
     assert np.array_equal(again.values, tmap.values)
+
+
+def test_out_resumes_and_executor(small_net, tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+    lr = {"layer_0": np.logspace(-1, 3, 6), "layer_1": np.logspace(-1, 3, 5)}
+    whole = tr.trainability_map(small_net, lr=lr, epochs=15)
+    first = tr.trainability_map(small_net, lr=lr, epochs=15, chunk_size=8, out=tmp_path / "m")
+    chunks = sorted((tmp_path / "m").glob("chunk-*.npz"))
+    assert len(chunks) == 4 and np.array_equal(first.values, whole.values)
+    chunks[1].unlink()  # as if interrupted: resumed, only that chunk recomputed
+    again = tr.trainability_map(small_net, lr=lr, epochs=15, chunk_size=8, out=tmp_path / "m")
+    assert np.array_equal(again.values, whole.values)
+    with pytest.raises(ValueError, match="different sweep"):
+        tr.trainability_map(small_net, lr=lr, epochs=16, chunk_size=8, out=tmp_path / "m")
+    with ThreadPoolExecutor(2) as pool:
+        pooled = tr.trainability_map(small_net, lr=lr, epochs=15, chunk_size=8, executor=pool)
+    assert np.array_equal(pooled.values, whole.values)
