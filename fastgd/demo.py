@@ -23,6 +23,7 @@ from .refinement import refine
 from .result import Status
 from .scan import lr_scan
 from .schedules import step_decay
+from .starts import grid
 
 
 @dataclasses.dataclass
@@ -140,17 +141,13 @@ def _saddle(d):
     p = problems.saddle
     n, epochs = d.size(201, 31), d.size(1000, 300)  # odd: the grid holds 0
     _warm(p)
-    grid = np.linspace(-3, 3, n)
-    starts = np.stack(np.meshgrid(grid, grid), axis=-1)  # rows along y0
-    starts[-1, -1] = (3.0, 3.0)  # the tutorial's start, exactly
-    nearest = [int(np.argmin(np.abs(grid - v))) for v in (3.0, -3.0, -1.0, 0.0)]
-    picks = [(nearest[0], nearest[0]), (nearest[0], nearest[1]), (nearest[1], nearest[0]),
-             (nearest[3], nearest[2])]  # (row = y0, column = x0)
-    record = [int(np.ravel_multi_index(i, (n, n))) for i in picks]
+    axis = np.linspace(-3, 3, n)
+    nearest = {v: int(np.argmin(np.abs(axis - v))) for v in (3.0, -3.0, -1.0, 0.0)}
+    picks = [(3.0, 3.0), (-3.0, 3.0), (3.0, -3.0), (-1.0, 0.0)]  # (x0, y0); (3, 3) the tutorial's
+    record = [int(np.ravel_multi_index((nearest[x], nearest[y]), (n, n))) for x, y in picks]
     res, secs = d.timed(f"saddle e^(x+y) + x^2 - y^2: {n} x {n} starts, {epochs} epochs",
-                        lambda: minimize(p, x0=starts, lr=0.001, epochs=epochs,
-                                         record=record))
-    res = dataclasses.replace(res, dims=("y0", "x0"), coords={"y0": grid, "x0": grid})
+                        lambda: minimize(p, x0=grid(x0=axis, y0=axis), lr=0.001,
+                                         epochs=epochs, record=record))
     per = _per_update(lambda: tut.saddle(3.0, 3.0, 0.001, 300), 300)
     end = res.x[-1, -1]
     d.rows.append(Row("saddle, grid of starts", res.size, int(res.nit.sum()), secs, per,
