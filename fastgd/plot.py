@@ -865,10 +865,10 @@ _SCAN_COLOURS = {"too slow": "#2c7bb6", "converging": "#1a9850",
 
 
 def lr_scan(scan, ax=None):
-    """The answer of `fastgd.lr_scan` as a figure: gap to the best f per rate.
+    """The answer of `fastgd.lr_scan` as a figure: gap to the lowest f per rate.
 
-    Each rate is a point at its final ``f - best`` (log scale), coloured by
-    class; diverged rates sit on a band at the top.  The rates of
+    Each rate is a point at its final f minus the lowest final f of any rate
+    that did not diverge (log scale), coloured by class; diverged rates sit on a band at the top.  The rates of
     ``scan.ask`` are marked, and the title is `LRScan.summary`.
 
     Parameters
@@ -894,8 +894,12 @@ def lr_scan(scan, ax=None):
     from .scan import CLASSES
     ax = _axes(ax)
     res = scan.result
-    floor = 1e-16 * (1 + abs(scan.best))
-    gap = np.where(np.isfinite(res.fun), res.fun - scan.best, np.nan)
+    # The lowest final f of any rate that did not diverge: with several minima an
+    # oscillating rate can end below the best converging one.
+    finite = np.isfinite(res.fun) & (scan.classes != "diverging")
+    low = float(np.min(res.fun[finite])) if finite.any() else scan.best
+    floor = 1e-16 * (1 + abs(low))
+    gap = np.where(np.isfinite(res.fun), res.fun - low, np.nan)
     gap = np.maximum(gap, floor)
     finite_top = np.nanmax(np.where(scan.classes == "diverging", np.nan, gap)) \
         if np.any(scan.classes != "diverging") else 1.0
@@ -914,7 +918,7 @@ def lr_scan(scan, ax=None):
     ax.set_yscale("log")
     ax.set_ylim(floor / 10, top * 10)
     ax.set_xlabel("learning rate")
-    ax.set_ylabel(f"f after {scan.epochs} epochs - best f  (diverged: top)")
+    ax.set_ylabel(f"f after {scan.epochs} epochs - lowest f  (diverged: top)")
     ax.set_title("\n".join(textwrap.wrap(scan.summary(), 95)), fontsize=8, loc="left")
     ax.legend(fontsize=8, loc="center left")
     return ax
