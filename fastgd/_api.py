@@ -496,7 +496,10 @@ def minimize(problem, x0, *, lr, epochs, optimizer="gd", momentum=None, beta1=No
     executor : concurrent.futures.Executor or dask.distributed.Client, optional
         Run the chunks there (a process pool, ``client.get_executor()``, or
         the client itself).  Each worker process compiles, or loads from
-        Numba's cache, once.
+        Numba's cache, once.  A Dask cluster with no worker for a minute
+        (before or during the sweep), an executor shut down or a cluster
+        closed mid-sweep, or a worker process that died, is a RuntimeError
+        saying which; chunks that finished are kept in ``out=``.
     out : str or path, optional
         A directory where each finished chunk is written as it completes.  Called
         again with the same arguments, the run resumes: chunks already there are

@@ -53,13 +53,119 @@ def execute(task, size, chunk_size, on_chunk, *, executor=None, store=None, prog
             for index in todo:
                 finish(index, task(*bounds[index]))
         else:
+            client = _dask_client(executor)
+            if client is not None:
+                _wait_for_workers(client)
             if hasattr(executor, "get_executor"):  # a dask.distributed Client
                 executor = executor.get_executor()
             futures = {executor.submit(task, *bounds[index]): index for index in todo}
-            for future in concurrent.futures.as_completed(futures):
-                finish(futures[future], future.result())
+            finished = set()
+            try:
+                for future in _completed(futures, client):
+                    index = futures[future]
+                    finish(index, _chunk_result(future, index, bounds[index]))
+                    finished.add(future)
+            except BaseException as err:
+                # An executor's failure or Ctrl-C: keep every chunk that did
+                # finish (saved in out=) before the error goes on.
+                for future in futures:
+                    if future not in finished and future.done() and not future.cancelled() \
+                            and future.exception() is None:
+                        finish(futures[future], future.result())
+                if isinstance(err, _ExecutorFailed):
+                    raise RuntimeError(str(err) + _saved_note(store)) from err.__cause__
+                raise
+            finally:
+                for future in futures:  # on an error or Ctrl-C, start nothing more
+                    future.cancel()
     finally:
         bar.close()
+
+
+#: Seconds a Dask cluster may have no worker, before a sweep or while chunks
+#: wait, before the sweep stops with an error instead of waiting forever.
+WORKER_TIMEOUT = 60.0
+
+
+def _dask_client(executor):
+    """The dask.distributed Client behind ``executor``, or None."""
+    if hasattr(executor, "get_executor"):
+        return executor
+    if type(executor).__module__.startswith("distributed"):
+        return getattr(executor, "_client", None)
+    return None
+
+
+def _workers(client):
+    try:
+        return len(client.nthreads())
+    except Exception as err:  # noqa: BLE001 - whatever a closed client raises
+        raise _ExecutorFailed("the Dask client cannot reach its scheduler: the cluster or the "
+                           "client was closed") from err
+
+
+def _wait_for_workers(client):
+    if _workers(client):
+        return
+    try:
+        client.wait_for_workers(1, timeout=WORKER_TIMEOUT)
+    except (TimeoutError, OSError):
+        raise _ExecutorFailed(f"the Dask cluster has no workers (none arrived within "
+                           f"{WORKER_TIMEOUT:g} s): start or scale up its workers, or "
+                           "run without executor=") from None
+
+
+def _saved_note(store):
+    if store is None:
+        return ""
+    done = len(list(store.path.glob("chunk-*.npz")))
+    return (f"; the {done} chunk(s) finished are saved in out={str(store.path)!r}, and the "
+            "same call resumes from them")
+
+
+class _ExecutorFailed(RuntimeError):
+    """An executor's failure, before `execute` adds what was saved."""
+
+
+def _completed(futures, client):
+    """Futures as they complete, like `concurrent.futures.as_completed`, but
+    giving up when a Dask cluster has had no worker for `WORKER_TIMEOUT`."""
+    pending = set(futures)
+    idle_since = None
+    while pending:
+        done, pending = concurrent.futures.wait(
+            pending, timeout=1.0, return_when=concurrent.futures.FIRST_COMPLETED)
+        yield from done
+        if done or client is None:
+            continue
+        if _workers(client):
+            idle_since = None
+        elif idle_since is None:
+            idle_since = time.monotonic()
+        elif time.monotonic() - idle_since > WORKER_TIMEOUT:
+            raise _ExecutorFailed(f"the Dask cluster has had no workers for "
+                                  f"{WORKER_TIMEOUT:g} s with {len(pending)} chunk(s) "
+                                  "still to run")
+
+
+def _chunk_result(future, index, bounds):
+    """A finished chunk's output; an executor's failure said in words."""
+    where = f"chunk {index} (runs {bounds[0]} to {bounds[1] - 1})"
+    try:
+        return future.result()
+    except concurrent.futures.CancelledError:
+        raise _ExecutorFailed(
+            f"{where} was cancelled by the executor: it was shut down, or its Dask "
+            "cluster or client was closed, during the sweep") from None
+    except concurrent.futures.BrokenExecutor as err:
+        raise _ExecutorFailed(
+            f"a worker process of the executor died while computing {where} (killed, "
+            "out of memory, or a crash in native code)") from err
+    except Exception as err:
+        if type(err).__name__ == "KilledWorker":   # Dask's: a worker died with it
+            raise _ExecutorFailed(f"Dask workers died while computing {where}: "
+                                  f"{err}") from err
+        raise
 
 
 class ChunkStore:

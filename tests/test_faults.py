@@ -5,6 +5,8 @@ or checks that the damage is named; random damage is seeded, so a failure
 reproduces.
 """
 
+import concurrent.futures
+import concurrent.futures.process
 import json
 import os
 import shutil
@@ -822,3 +824,89 @@ def test_probe_cost_is_small():
     start = time.perf_counter()
     problem._probe(points)
     assert time.perf_counter() - start < 2.0
+
+
+# --- executors that fail ------------------------------------------------------------------
+
+class FailingExecutor(concurrent.futures.Executor):
+    """Runs chunks in the calling thread; the ``fail_at``-th submission fails with
+    ``error`` (a cancelled future for CancelledError)."""
+
+    def __init__(self, fail_at, error):
+        self.calls, self.fail_at, self.error = 0, fail_at, error
+
+    def submit(self, fn, *args):
+        future = concurrent.futures.Future()
+        self.calls += 1
+        if self.calls == self.fail_at:
+            if self.error is concurrent.futures.CancelledError:
+                future.cancel()
+                future.set_running_or_notify_cancel()   # as an executor does
+            else:
+                future.set_exception(self.error)
+        else:
+            future.set_result(fn(*args))
+        return future
+
+
+@pytest.mark.parametrize("error, match", [
+    (concurrent.futures.CancelledError, "chunk 3 \\(runs 900 to 1199\\) was cancelled"),
+    (concurrent.futures.process.BrokenProcessPool("gone"), "worker process of the executor died"),
+])
+def test_executor_failures_are_said_in_words_and_finished_chunks_kept(
+        tmp_path, reference, error, match):
+    out = tmp_path / "s"
+    with pytest.raises(RuntimeError, match=match) as info:
+        quartic(out=out, executor=FailingExecutor(4, error))
+    assert "saved in out=" in str(info.value)
+    assert len(chunks(out)) == 7   # every chunk but the failed one
+    assert_same(quartic(out=out), reference)
+
+
+@pytest.fixture(scope="module")
+def distributed():
+    return pytest.importorskip("distributed")
+
+
+def test_dask_cluster_without_workers_times_out(distributed, monkeypatch):
+    monkeypatch.setattr(_execute, "WORKER_TIMEOUT", 2.0)
+    with distributed.LocalCluster(n_workers=0, processes=True, host="127.0.0.1",
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        start = time.perf_counter()
+        with pytest.raises(RuntimeError, match="has no workers"):
+            quartic(executor=client)
+        assert time.perf_counter() - start < 30
+
+
+@numba.njit
+def slow_f(x):
+    total = 0.0
+    for i in range(20000):
+        total += 1e-9 * i
+    return x[0] ** 2 + total - total
+
+
+@numba.njit
+def slow_grad(x, out):
+    total = 0.0
+    for i in range(20000):
+        total += 1e-9 * i
+    out[0] = 2 * x[0] + total - total
+
+
+def test_dask_cluster_closed_mid_sweep_is_named(distributed, tmp_path):
+    import threading
+    problem = fg.Problem(slow_f, slow_grad, dim=1, name="slow")
+    kw = dict(x0=np.linspace(-1, 1, 4000), lr=0.1, epochs=40, chunk_size=100)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        fg.minimize(problem, executor=client, **dict(kw, x0=[0.5, 1.0]))   # compiled
+        closer = threading.Timer(0.5, cluster.close)
+        closer.start()
+        with pytest.raises(RuntimeError, match="cluster or client was closed"):
+            fg.minimize(problem, executor=client, out=tmp_path / "s", **kw)
+        closer.join()
+    resumed = fg.minimize(problem, out=tmp_path / "s", **kw)
+    assert_same(resumed, fg.minimize(problem, **kw))
