@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 
-from . import __version__, _execute, _identity, _kernels, _memory
+from . import __version__, _codegen, _execute, _identity, _kernels, _memory, _threads
 from . import _validate as check
 from .optimizers import _RANGES as _HYPER_RANGES
 from .optimizers import HYPER_PARAMETERS, SPECS
@@ -14,23 +14,37 @@ from .result import Result, Status
 from .schedules import Schedule
 from .starts import Starts
 
-_OPTIMIZERS = {name: spec.code for name, spec in SPECS.items()}
 #: The largest ``epochs``: counters stay far from int64's end (epochs + 1
 #: points are recorded per run).
 MAX_EPOCHS = 2**62
 
 
-def _hyper_parameters(optimizer, lr, momentum, schedule, **given):
+def _rates_by_group(lr, groups):
+    """The per-run rates, by name: ``{"lr": ...}``, or for a problem with
+    parameter groups given ``lr`` as a dict, ``{"lr_<group>": ...}`` per group."""
+    if not isinstance(lr, dict):
+        return {"lr": check.hyper(lr, "lr", low=0.0)}
+    if groups is None:
+        raise TypeError("lr may be a dict of rates per parameter group only for a problem "
+                        "with groups (see Problem's groups=); this one has none")
+    names = [name for name, _ in groups]
+    if sorted(map(str, lr)) != sorted(names):
+        raise ValueError(f"lr must give one rate per parameter group {names}, "
+                         f"got keys {list(lr)}")
+    return {f"lr_{name}": check.hyper(lr[name], f"lr[{name!r}]", low=0.0) for name in names}
+
+
+def _hyper_parameters(optimizer, lr, momentum, schedule, groups=None, **given):
     """Validated per-run hyper-parameters, by name, as float64 arrays.
 
     ``given`` holds the optimiser hyper-parameters other than ``momentum``
     (``beta1``, ``beta2``, ``alpha``, ``eps``, ``weight_decay``); None means
     not given (the optimiser's default, see `fastgd.optimizers`).
     """
-    check.choice(optimizer, "optimizer", _OPTIMIZERS)
+    check.choice(optimizer, "optimizer", SPECS)
     spec = SPECS[optimizer]
     given = dict(given, momentum=momentum)
-    hp = {"lr": check.hyper(lr, "lr", low=0.0)}
+    hp = _rates_by_group(lr, groups)
     for name in HYPER_PARAMETERS:
         value = given.get(name)
         if name in spec.params:
@@ -134,8 +148,8 @@ class _Task:
     hp: dict                # per-run hyper-parameters, each broadcasts to shape
     optimizer_params: tuple
     schedule: object
-    settings: tuple         # optimizer code, epochs, xtol, ftol, gtol, bound,
-                            # batch_size, shuffle, seed
+    settings: tuple         # optimizer name, epochs, xtol, ftol, gtol, bound,
+                            # batch_size, shuffle, seed, summary
     record: np.ndarray      # sorted flat indices of recorded runs
 
     def _flat(self, a, start, stop):
@@ -157,19 +171,42 @@ class _Task:
         else:
             sched_kind, sched = self.schedule._pack(
                 lambda name: self._flat(self.hp[name], start, stop), n)
-        code, epochs, xtol, ftol, gtol, bound, batch_size, shuffle, seed = self.settings
+        (optimizer, epochs, xtol, ftol, gtol, bound, batch_size, shuffle, seed,
+         summary) = self.settings
+        grouped = "lr" not in self.hp
         lo, hi = np.searchsorted(self.record, [start, stop])
         rec_runs = self.record[lo:hi] - start
         out = {"x": np.empty((n, dim)), "fun": np.empty(n), "nit": np.empty(n, np.int64),
                "status": np.empty(n, np.int8),
                "rec_x": np.full((hi - lo, epochs + 1, dim), np.nan),
                "rec_f": np.full((hi - lo, epochs + 1), np.nan)}
+        summ = np.empty((len(SUMMARIES) if summary else 0, n))
+        targets = (self._flat(self.hp["target"], start, stop) if "target" in self.hp
+                   else np.full(n if summary else 0, np.inf))
         kfun, kgrad = self.problem._kernel_functions()
-        _kernels.get("descend")(
-            kgrad, kfun, starts, self._flat(self.hp["lr"], start, stop), hyper, code,
-            sched_kind, sched, epochs, xtol, ftol, gtol, bound, self.problem._data,
+        variant = _codegen.Variant(
+            optimizer, schedule=sched_kind, scheduled=self.schedule is not None,
+            data=self.problem.n_data > 0, refill=xtol + ftol + gtol > 0.0, gtol=gtol > 0.0,
+            grouped=grouped, summary=summary)
+        kernel = _codegen.descend_kernel(variant, self.problem._source,
+                                         self.problem.groups if grouped else None)
+        if grouped:
+            # One row of rates per parameter group; coordinate d takes row groups[d].
+            names = [f"lr_{name}" for name, _ in self.problem.groups]
+            groups = self.problem._group_index()
+        else:
+            names, groups = ["lr"], np.zeros(dim, np.int64)
+        lr = np.stack([self._flat(self.hp[name], start, stop) for name in names])
+        span = _kernels.task_span(n, xtol + ftol + gtol > 0.0)
+        _threads.run_tasks(kernel, (
+            kgrad, kfun, starts, lr, groups, hyper,
+            sched, epochs, xtol, ftol, gtol, bound, self.problem._data,
             batch_size, shuffle, np.uint64(seed), start, rec_runs,
-            out["rec_x"], out["rec_f"], out["x"], out["fun"], out["nit"], out["status"])
+            out["rec_x"], out["rec_f"], targets, summ, LOSS_TAIL, LOSS_CAP,
+            out["x"], out["fun"], out["nit"], out["status"], span),
+            (n + span - 1) // span)
+        if summary:
+            out["summary"] = np.ascontiguousarray(summ.T)
         return out
 
     def fingerprint(self, chunk_size):
@@ -185,17 +222,26 @@ class _Task:
 def _run(problem, x0, *, lr, epochs, optimizer="gd", momentum=None, beta1=None,
          beta2=None, alpha=None, eps=None, weight_decay=None, schedule=None,
          batch_size=None, shuffle=True, seed=0, xtol=None, ftol=None, gtol=None,
-         bound=1e100, record=False, chunk_size=_execute.CHUNK_SIZE, executor=None,
-         out=None, progress=None, dims=None, coords=None):
+         bound=1e100, record=False, summary=False, target=None,
+         chunk_size=_execute.CHUNK_SIZE, executor=None, out=None, progress=None, dims=None,
+         coords=None):
     """Validate every argument, broadcast the batch, run the kernel(s), wrap the result."""
     if not isinstance(problem, Problem):
         raise TypeError(f"problem must be a fastgd.Problem, got {type(problem).__name__}")
     named = x0 if isinstance(x0, Starts) else None
     starts, start_shape = as_points(problem, _start_array(problem, x0), "x0")
     x0 = starts.reshape(start_shape + (problem.dim,))
-    hp = _hyper_parameters(optimizer, lr, momentum, schedule, beta1=beta1, beta2=beta2,
+    hp = _hyper_parameters(optimizer, lr, momentum, schedule, problem.groups,
+                           beta1=beta1, beta2=beta2,
                            alpha=alpha, eps=eps, weight_decay=weight_decay)
     epochs = check.integer(epochs, "epochs", low=1, high=MAX_EPOCHS)
+    if not isinstance(summary, (bool, np.bool_)):
+        raise TypeError(f"summary must be a bool, got {type(summary).__name__}")
+    if target is not None:
+        hp["target"] = check.real_array(target, "target")
+        if not np.all(np.isfinite(hp["target"])):
+            raise ValueError("target must be finite")
+        summary = True
     tols = {name: check.tolerance(v, name)
             for name, v in (("xtol", xtol), ("ftol", ftol), ("gtol", gtol))}
     if isinstance(bound, bool) or not isinstance(bound, (int, float, np.floating)) \
@@ -231,8 +277,8 @@ def _run(problem, x0, *, lr, epochs, optimizer="gd", momentum=None, beta1=None,
         raise TypeError(f"progress must be None or a bool, got {type(progress).__name__}")
 
     task = _Task(problem, shape, x0, hp, tuple(SPECS[optimizer].params), schedule,
-                 (_OPTIMIZERS[optimizer], epochs, tols["xtol"], tols["ftol"], tols["gtol"],
-                  float(bound), batch_size, bool(shuffle), seed), rec_runs)
+                 (optimizer, epochs, tols["xtol"], tols["ftol"], tols["gtol"],
+                  float(bound), batch_size, bool(shuffle), seed, bool(summary)), rec_runs)
     problem._probe(starts)
     problem._kernel_functions()  # compile a user's adapters once, here, not per chunk
 
@@ -244,6 +290,8 @@ def _run(problem, x0, *, lr, epochs, optimizer="gd", momentum=None, beta1=None,
             "nit": (size, (), np.int64), "status": (size, (), np.int8),
             "rec_x": (n_rec, (epochs + 1, dim), np.float64),
             "rec_f": (n_rec, (epochs + 1,), np.float64)}
+    if summary:
+        spec["summary"] = (size, (len(SUMMARIES),), np.float64)
     outputs = {}
 
     def places(start, stop):
@@ -286,6 +334,10 @@ def _run(problem, x0, *, lr, epochs, optimizer="gd", momentum=None, beta1=None,
     rec_x, rec_f = outputs["rec_x"], outputs["rec_f"]
 
     success = _success(status, any(v > 0 for v in tols.values()))
+    summaries = {}
+    if summary:
+        summaries = _summaries(outputs["summary"], nit, status, epochs, shape,
+                               "target" in hp)
     # Every argument is recorded; a setting that is off (a tolerance of 0, the
     # batch size of a problem without data, no schedule) is None, not a number.
     params = {"x0": np.broadcast_to(x0, shape + (problem.dim,))}
@@ -302,7 +354,39 @@ def _run(problem, x0, *, lr, epochs, optimizer="gd", momentum=None, beta1=None,
         nit=nit.reshape(shape), status=status.reshape(shape),
         success=success.reshape(shape), dims=tuple(dims), coords=dict(coords or {}),
         params=params, problem=problem.name,
-        recorded=rec_runs, path_x=rec_x, path_fun=rec_f)
+        recorded=rec_runs, path_x=rec_x, path_fun=rec_f, summary=summaries)
+
+
+#: The per-run summaries of `minimize`'s ``summary=True``, in the kernel's row order.
+SUMMARIES = ("fun_best", "epoch_best", "fun_last_finite", "epoch_last_finite", "hit_epoch",
+             "loss_ratio_sum", "loss_ratio_tail", "loss_ratio_inv_sum", "fun_start")
+#: Epochs at the end of the budget summed in ``loss_ratio_tail``, and the clip of
+#: ``f / f0``: the trainability measure of Sohl-Dickstein (2024).
+LOSS_TAIL = 20
+LOSS_CAP = 1e6
+
+
+def _summaries(rows, nit, status, epochs, shape, with_target):
+    """The kernel's summary rows as named arrays of the batch's shape.
+
+    The loss-ratio sums run over the losses before each update (epochs 0 to
+    E - 1, the notebook's curve); a run that stopped early by diverging or
+    failing counts ``LOSS_CAP`` for each of those epochs it did not reach, as a
+    non-finite loss would.
+    """
+    out = {name: rows[:, k].reshape(shape) for k, name in enumerate(SUMMARIES)}
+    for name in ("epoch_best", "epoch_last_finite", "hit_epoch"):
+        out[name] = out[name].astype(np.int64)
+    stopped = (status == Status.DIVERGED) | (status == Status.FAILED)
+    missing = np.where(stopped, np.maximum(epochs - 1 - nit, 0), 0).reshape(shape)
+    out["loss_ratio_sum"] = out["loss_ratio_sum"] + LOSS_CAP * missing
+    out["loss_ratio_inv_sum"] = out["loss_ratio_inv_sum"] + missing / LOSS_CAP
+    out["loss_ratio_tail"] = out["loss_ratio_tail"] + LOSS_CAP * np.minimum(
+        missing, min(LOSS_TAIL, epochs))
+    if not with_target:
+        del out["hit_epoch"]
+    del out["fun_start"]
+    return out
 
 
 def _success(status, any_tol):
@@ -396,8 +480,8 @@ def _name_axes(shape, x0, hp, named):
 def minimize(problem, x0, *, lr, epochs, optimizer="gd", momentum=None, beta1=None,
              beta2=None, alpha=None, eps=None, weight_decay=None, schedule=None,
              batch_size=None, shuffle=True, seed=0, xtol=None, ftol=None, gtol=None,
-             bound=1e100, record=False, chunk_size=_execute.CHUNK_SIZE, executor=None,
-             out=None, progress=None):
+             bound=1e100, record=False, summary=False, target=None,
+             chunk_size=_execute.CHUNK_SIZE, executor=None, out=None, progress=None):
     r"""Run gradient descent from every start point with every hyper-parameter, at once.
 
     ``x0`` and the per-run hyper-parameters (``lr``, the optimiser's
@@ -419,34 +503,12 @@ def minimize(problem, x0, *, lr, epochs, optimizer="gd", momentum=None, beta1=No
         Budget of epochs per run, 1 <= epochs <= 2**62.  An epoch is one update, or for a
         problem with data and a ``batch_size``, one pass over the data.
     optimizer : str, default 'gd'
-        One of `fastgd.OPTIMIZERS`.  With :math:`g = \nabla f(x)` evaluated
-        once per update, :math:`\eta` the (scheduled) rate, :math:`t` the
-        update count from 1 and all state zero at the start:
-
-        ==================  =====================================================
-        ``'gd'``            :math:`x \leftarrow x - \eta g`
-        ``'momentum'``      :math:`v \leftarrow \beta v - \eta g;\ x \leftarrow x + v`
-                            (the seed's form)
-        ``'momentum_torch'``  :math:`v \leftarrow \mu v + g;\ x \leftarrow x - \eta v`
-                            (PyTorch's and optax's form)
-        ``'nesterov'``      :math:`v \leftarrow \mu v + g;\
-                            x \leftarrow x - \eta (g + \mu v)` (PyTorch's)
-        ``'adagrad'``       :math:`s \leftarrow s + g^2;\
-                            x \leftarrow x - \eta g / (\sqrt{s} + \epsilon)`
-        ``'rmsprop'``       :math:`s \leftarrow \alpha s + (1 - \alpha) g^2;\
-                            x \leftarrow x - \eta g / (\sqrt{s} + \epsilon)`
-        ``'adam'``          :math:`m \leftarrow \beta_1 m + (1 - \beta_1) g;\
-                            s \leftarrow \beta_2 s + (1 - \beta_2) g^2;\
-                            x \leftarrow x - \eta \hat m / (\sqrt{\hat s} + \epsilon)`,
-                            :math:`\hat m = m / (1 - \beta_1^t)`,
-                            :math:`\hat s = s / (1 - \beta_2^t)`
-        ``'adamw'``         as adam, with
-                            :math:`x \leftarrow x - \eta (\hat m / (\sqrt{\hat s} +
-                            \epsilon) + \lambda x)`
-        ==================  =====================================================
-
-        `fastgd.optimizers` documents each rule and how its defaults compare
-        with PyTorch's and optax's.
+        One of `fastgd.OPTIMIZERS`: ``'gd'``, ``'momentum'`` (the tutorial's
+        form, the rate inside the velocity), ``'momentum_torch'``,
+        ``'nesterov'``, ``'adagrad'``, ``'rmsprop'``, ``'adam'``, ``'adamw'``.
+        `fastgd.optimizers` gives each update exactly as the kernel computes
+        it (a table made from the optimisers' specs) and how the defaults
+        compare with PyTorch's and optax's.
     momentum : float or array_like, optional
         :math:`\beta` or :math:`\mu` in [0, 1) for ``'momentum'``,
         ``'momentum_torch'`` and ``'nesterov'`` (default 0.9).
@@ -488,6 +550,16 @@ def minimize(problem, x0, *, lr, epochs, optimizer="gd", momentum=None, beta1=No
         the batch (C order), or a boolean mask of the batch shape.  Memory is
         ``len(record) * (epochs + 1) * (dim + 1)`` doubles (a batch of several
         chunks holds one chunk's share twice while it is copied in).
+    summary : bool, default False
+        Compute per-run summaries in the kernel, every epoch, at no memory cost
+        per epoch (`Result.summary`): the best value seen and its epoch, the
+        last finite value, and the normalised-loss sums of the trainability
+        measure.  The objective is then evaluated every epoch (as for
+        ``ftol``): about the cost of a second gradient evaluation per update.
+    target : float or array_like, optional
+        Also record, per run, the first epoch whose value is ``<= target``
+        (``Result.summary["hit_epoch"]``, -1 if never): a hitting-time map.
+        Broadcasts with the other per-run arguments; implies ``summary``.
     chunk_size : int, default 2**20
         Runs per kernel call.  A larger batch is cut into chunks of
         consecutive runs, run one after another (or on ``executor``) and
@@ -555,8 +627,8 @@ def minimize(problem, x0, *, lr, epochs, optimizer="gd", momentum=None, beta1=No
                 momentum=momentum, beta1=beta1, beta2=beta2, alpha=alpha, eps=eps,
                 weight_decay=weight_decay, schedule=schedule, batch_size=batch_size,
                 shuffle=shuffle, seed=seed, xtol=xtol, ftol=ftol, gtol=gtol,
-                bound=bound, record=record, chunk_size=chunk_size, executor=executor,
-                out=out, progress=progress)
+                bound=bound, record=record, summary=summary, target=target,
+                chunk_size=chunk_size, executor=executor, out=out, progress=progress)
 
 
 def _sweep_axis(value, name, point_dim):
@@ -671,7 +743,10 @@ class _Plan:
 
     def per_run(self):
         """The swept-able arguments other than x0, by name."""
-        out = {"lr": self.lr}
+        if isinstance(self.lr, dict):   # rates per parameter group
+            out = {f"lr_{name}": v for name, v in self.lr.items()}
+        else:
+            out = {"lr": self.lr}
         out.update((k, v) for k, v in self.hyper.items() if v is not None)
         if self.schedule is not None:
             out.update(self.schedule.params)
@@ -702,7 +777,9 @@ class _Plan:
             schedule = dataclasses.replace(
                 schedule, params={k: pick(v) for k, v in schedule.params.items()})
         hyper = {k: None if v is None else pick(v) for k, v in self.hyper.items()}
-        return _run(problem, x0, lr=pick(self.lr), epochs=epochs, schedule=schedule,
+        lr = ({k: pick(v) for k, v in self.lr.items()} if isinstance(self.lr, dict)
+              else pick(self.lr))
+        return _run(problem, x0, lr=lr, epochs=epochs, schedule=schedule,
                     dims=("run",), coords={}, **hyper, **self.options)
 
     def result(self, problem, like, x, fun, nit, status):
@@ -733,7 +810,11 @@ def _sweep_plan(problem, x0, lr, momentum, schedule, options):
     if not isinstance(problem, Problem):
         raise TypeError(f"problem must be a fastgd.Problem, got {type(problem).__name__}")
     x0, x0_dims, coords = _sweep_starts(problem, x0)
-    args = {"lr": _sweep_axis(lr, "lr", 0)}
+    if isinstance(lr, dict):   # rates per parameter group: one axis lr_<group> each
+        args = {f"lr_{name}": _sweep_axis(value, f"lr_{name}", 0)
+                for name, value in lr.items()}
+    else:
+        args = {"lr": _sweep_axis(lr, "lr", 0)}
     for name in HYPER_PARAMETERS:
         value = momentum if name == "momentum" else options.pop(name, None)
         if value is not None:
@@ -766,5 +847,9 @@ def _sweep_plan(problem, x0, lr, momentum, schedule, options):
             schedule, params={k: shaped.pop(k) for k in schedule.params})
     coords.update((name, args[name][0]) for name in dims if name in args)
     hyper = {name: shaped.pop(name, None) for name in HYPER_PARAMETERS}
-    return _Plan(x0=x0, lr=shaped.pop("lr"), hyper=hyper, schedule=schedule, dims=dims,
+    if isinstance(lr, dict):
+        lr = {name: shaped.pop(f"lr_{name}") for name in lr}
+    else:
+        lr = shaped.pop("lr")
+    return _Plan(x0=x0, lr=lr, hyper=hyper, schedule=schedule, dims=dims,
                  coords=coords, options=options)

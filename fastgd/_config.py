@@ -3,12 +3,14 @@
 Every problem is handed to the kernels as a pair of *batched* first-class
 functions that work on a block of runs at once:
 
-``grad(X, data, rows, G)``
+``grad(X, data, rows, G, fail)``
     X is (dim, lanes), the points of a block of runs; data is (k, n), the
     problem's data set (empty for analytic problems); rows is (1, m) or
     (lanes, m), the data rows of the current mini-batch, shared by all lanes or
-    one row per lane; G (dim, lanes) receives the gradients.
-``fun(X, data, rows, F)``
+    one row per lane; G (dim, lanes) receives the gradients; fail (lanes,) is
+    set to 1 for a lane where the function raised (a user's function, through
+    its adapter in `fastgd.problem`): that run ends with status FAILED.
+``fun(X, data, rows, F, fail)``
     the same, writing objective values into F (lanes,).
 
 Explicit signatures are what let one cached kernel take any objective: the
@@ -25,8 +27,9 @@ LANES = 64
 _f8_2d = types.float64[:, ::1]
 _i8_2d = types.int64[:, ::1]
 
-GRAD_SIG = types.void(_f8_2d, _f8_2d, _i8_2d, _f8_2d)
-FUN_SIG = types.void(_f8_2d, _f8_2d, _i8_2d, types.float64[::1])
+_fail = types.int8[::1]
+GRAD_SIG = types.void(_f8_2d, _f8_2d, _i8_2d, _f8_2d, _fail)
+FUN_SIG = types.void(_f8_2d, _f8_2d, _i8_2d, types.float64[::1], _fail)
 GRAD_TYPE = types.FunctionType(GRAD_SIG)
 FUN_TYPE = types.FunctionType(FUN_SIG)
 
@@ -39,7 +42,7 @@ POINT_GRAD_SIG = types.void(types.float64[::1], types.float64[::1])
 # could fuse differently in vector and scalar loops, making results depend on
 # how runs fall into blocks.  error_model='numpy' makes x/0 give inf/nan like
 # NumPy instead of raising inside a parallel loop.
-_OPTIONS = dict(cache=True, fastmath=False, error_model="numpy", nogil=True)
+_OPTIONS = dict(fastmath=False, error_model="numpy", nogil=True)
 
 
 #: The only fastmath flag used anywhere, and only inside fastgd._math.exp, whose
@@ -48,8 +51,15 @@ _OPTIONS = dict(cache=True, fastmath=False, error_model="numpy", nogil=True)
 EXP_FASTMATH = frozenset({"contract"})
 
 
-def jit(signature=None, *, parallel=False, cache=True, inline="never", fastmath=False):
-    """Return the project's ``numba.njit`` decorator with its fixed options."""
+def jit(signature=None, *, parallel=False, cache=False, inline="never", fastmath=False):
+    """Return the project's ``numba.njit`` decorator with its fixed options.
+
+    ``cache`` is off by default: functions in the package are compiled as part
+    of the generated kernels that call them, and only those kernels, which live
+    under `fastgd._codegen.cache_dir`, are cached on disk.  Nothing is ever
+    written into the package's own directory (where it would outlive an
+    uninstall and shadow the next install).
+    """
     options = dict(_OPTIONS, parallel=parallel, cache=cache, inline=inline,
                    fastmath=set(fastmath) if fastmath else False)
     if signature is None:

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import _kernels
+from . import _codegen
 from .problem import Problem, as_points
 
 __all__ = ["GradCheck", "check_grad"]
@@ -98,12 +98,12 @@ def check_grad(problem, points, *, step=None, tol=1e-5):
 
     def values(x):
         out = np.empty(x.shape[0])
-        _kernels.get("evaluate")(kfun, np.ascontiguousarray(x), problem._data, out)
+        _codegen.evaluate(kfun, np.ascontiguousarray(x), problem._data, out)
         return out
 
     f0 = values(pts)
     g = np.empty_like(pts)
-    _kernels.get("gradient")(kgrad, pts, problem._data, g)
+    _codegen.gradient(kgrad, pts, problem._data, g)
     h = step * np.maximum(1.0, np.abs(pts))
     eye = np.eye(dim)
     up = pts[:, None, :] + h[:, :, None] * eye          # (n, dim, dim): coordinate d moved

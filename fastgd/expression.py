@@ -32,7 +32,8 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from ._config import FUN_SIG, GRAD_SIG, jit
+from ._codegen import ProblemSource, with_fail_argument
+from ._config import jit
 from ._math import exp as _exp
 
 #: Functions a formula may call, by name, and what the generated code calls.
@@ -438,15 +439,23 @@ def _cse(exprs):
     return temps, reduced
 
 
-def _compile(source, names, name):
-    """exec the generated source and jit its functions with the kernels' signatures."""
+def _built(name, variables, f_source, grad_source, sym):
+    """The generated functions as a `fastgd._codegen.ProblemSource`; the kernels
+    compile them (or load them from the cache) on first use."""
+    source = ProblemSource(name, len(variables), with_fail_argument(f_source),
+                           with_fail_argument(grad_source))
+    return SimpleNamespace(problem_source=source, dim=len(variables), variables=variables,
+                           source=f_source + "\n\n" + grad_source, name=name, sym=sym)
+
+
+def _compile_model(source, name):
+    """exec a least-squares model's per-point function and jit it (for plots)."""
     _counter[0] += 1
     filename = f"<fastgd expression {_counter[0]}: {name}>"
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     namespace = dict(FUNCTIONS)
     exec(compile(source, filename, "exec"), namespace)
-    kernels = [jit(sig, cache=False)(namespace[n]) for n, sig in zip(names, (FUN_SIG, GRAD_SIG))]
-    return kernels, namespace
+    return jit()(namespace["model"])
 
 
 def _print_all(exprs, mapping, allowed):
@@ -473,20 +482,19 @@ def analytic(expr, variables=None, *, name=None):
                          zip(tnames, _print_all([e for _, e in temps], mapping, allowed)))
     grad_lines = "".join(f"        G[{d}, c] = {c}\n" for d, c in
                          enumerate(_print_all(reduced, mapping, allowed)))
-    source = (
+    f_source = (
         f"# f = {form.text}\n"
         "def f(X, data, rows, F):\n"
         "    for c in range(X.shape[1]):\n"
         f"{load}"
         f"        F[c] = {f_code}\n"
-        "\n\n"
+    )
+    grad_source = (
         "def grad(X, data, rows, G):\n"
         "    for c in range(X.shape[1]):\n"
         f"{load}{temp_lines}{grad_lines}"
     )
-    (kfun, kgrad), _ = _compile(source, ("f", "grad"), name or form.text)
-    return SimpleNamespace(kfun=kfun, kgrad=kgrad, dim=len(names), variables=names,
-                           source=source, name=name or form.text, sym=form.sym)
+    return _built(name or form.text, names, f_source, grad_source, form.sym)
 
 
 @_symbolic
@@ -525,7 +533,7 @@ def least_squares(expr, params=None, *, name=None):
         "            x_i = data[0, k]\n"
         f"{load}"
     )
-    source = (
+    f_source = (
         f"# yhat = {form.text}\n"
         "def f(X, data, rows, F):\n"
         f"{head}"
@@ -534,7 +542,8 @@ def least_squares(expr, params=None, *, name=None):
         f"            F[c] += ({model_code} - data[1, k]) ** 2\n"
         "    for c in range(X.shape[1]):\n"
         "        F[c] /= m\n"
-        "\n\n"
+    )
+    grad_source = (
         "def grad(X, data, rows, G):\n"
         f"{head}"
         "    G[:, :] = 0.0\n"
@@ -545,16 +554,17 @@ def least_squares(expr, params=None, *, name=None):
         f"    for d in range({len(names)}):\n"
         "        for c in range(X.shape[1]):\n"
         "            G[d, c] /= m\n"
-        "\n\n"
+    )
+    model_source = (
         "# Per point, for drawing the fitted curve: model(theta, xi).\n"
         "def model(theta, x_i):\n"
         + "".join(f"    v_{n} = theta[{d}]\n" for d, n in enumerate(names))
         + f"    return {model_code}\n"
     )
-    (kfun, kgrad), namespace = _compile(source, ("f", "grad"), name or form.text)
-    return SimpleNamespace(kfun=kfun, kgrad=kgrad, dim=len(names), variables=names,
-                           source=source, name=name or form.text, sym=form.sym,
-                           model=namespace["model"])
+    built = _built(name or form.text, names, f_source, grad_source, form.sym)
+    built.model = _compile_model(model_source, built.name)
+    built.source += "\n\n" + model_source
+    return built
 
 
 def rebuild(kind, expression, variables, name, x=None, y=None):

@@ -100,6 +100,9 @@ def save(result, path, *, compress=True):
         value = getattr(result, f.name)
         if isinstance(value, np.ndarray):
             arrays[f"field:{f.name}"] = value
+        elif f.name == "summary":   # per-run summaries: arrays by name
+            for name, summary in value.items():
+                arrays[f"summary:{name}"] = np.asarray(summary)
         elif value is not None:
             try:
                 extra[f.name] = _json_scalar(value)
@@ -254,6 +257,14 @@ def _result(arrays):
     fields.update(meta["extra"])
     known = {f.name for f in dataclasses.fields(Result)}
     kwargs = {k: v for k, v in fields.items() if k in known}
+    kwargs["summary"] = {}
+    for key in arrays:
+        if key.startswith("summary:"):
+            value = entry(key)
+            if value.shape != shape:
+                raise _Damaged(f"is damaged: summary {key[8:]!r} has shape {value.shape}, "
+                               f"the batch has shape {shape}")
+            kwargs["summary"][key[8:]] = value
     return Result(dims=tuple(meta["dims"]), coords=coords, params=params,
                   problem=meta["problem"], **kwargs)
 

@@ -184,7 +184,7 @@ def _build_kernels(sizes, scales, act, bias, loss):
         # log(1 + e**f) - y f, without overflow for large |f|.
         return max(f, 0.0) + math.log1p(exp(-abs(f))) - y * f
 
-    def kfun(X, data, rows, F):
+    def kfun(X, data, rows, F, fail):
         m, w = rows.shape[1], X.shape[1]
         A = np.empty((n_units, w))
         H = np.empty((n_units, w))
@@ -253,7 +253,7 @@ def _build_kernels(sizes, scales, act, bias, loss):
     # cache=False: a closure's constants are not part of Numba's cache key.
     valgrad = jit(VALGRAD_SIG, cache=False)(value_and_grad)
 
-    def kgrad(X, data, rows, G):
+    def kgrad(X, data, rows, G, fail):
         valgrad(X, data, rows, G, np.empty(0), False)
 
     return jit(FUN_SIG, cache=False)(kfun), jit(GRAD_SIG, cache=False)(kgrad), valgrad

@@ -30,7 +30,7 @@ _SEED_WINDOWS = {
     "saddle": ((-3.0, 3.0), (-3.0, 3.0)),
 }
 _STATUS_COLOURS = {Status.CONVERGED: "#1a9850", Status.MAX_EPOCHS: "#f4a736",
-                   Status.DIVERGED: "#b2182b"}
+                   Status.DIVERGED: "#b2182b", Status.FAILED: "#762a83"}
 _DIVERGED_COLOUR = "#4d4d4d"
 _OTHER_COLOUR = "#d9d9d9"
 

@@ -5,7 +5,7 @@ import uuid
 import numpy as np
 from numba.extending import is_jitted
 
-from . import _kernels, _probe
+from . import _codegen, _probe
 from . import _validate as check
 from ._config import FUN_SIG, GRAD_SIG, jit
 
@@ -60,6 +60,12 @@ class Problem:
         ``X`` and ``G`` have shape ``(dim, lanes)`` and ``F`` shape ``(lanes,)``.
         Loops over the lanes in the innermost position then vectorise: the
         fastest way to give fastgd an objective.
+    groups : dict or sequence of (name, size), optional
+        Parameter groups in order (a network's layers, say), sizes adding up to
+        ``dim``: `minimize` and `sweep` then take ``lr`` as a dict with a rate
+        per group, ``lr={"w": 0.1, "b": [0.01, 0.1]}``, each broadcasting and
+        sweeping like ``lr`` (dims ``lr_w``, ``lr_b``); the schedule applies
+        to each group's rate.  A plain ``lr`` still serves all groups.
 
     Notes
     -----
@@ -88,19 +94,17 @@ class Problem:
     [1.0, 0.0]
     """
 
-    #: Named groups of parameters, ``((name, n_params), ...)`` in parameter order
-    #: (a network's layers), or None.
-    groups = None
-
-    def __init__(self, f, grad, dim, *, name=None, batched=False):
+    def __init__(self, f, grad, dim, *, name=None, batched=False, groups=None):
         _require_jitted(f, "f")
         _require_jitted(grad, "grad")
         self.f = f
         self.grad = grad
         self.dim = check.integer(dim, "dim", low=1)
+        self.groups = as_groups(groups, self.dim)
         self.name = str(name) if name is not None else f.__name__
         self.batched = bool(batched)
         self._data = _NO_DATA
+        self._source = None   # a built-in's or a formula's source (_codegen.ProblemSource)
         self._builtin = None  # (kernel fun, kernel grad) of a built-in problem
         self._adapted = None
         self._factory = None  # (callable, args) rebuilding a built-in when unpickled
@@ -110,8 +114,25 @@ class Problem:
         self = cls.__new__(cls)
         self.f, self.grad = kfun, kgrad
         self.dim, self.name, self.batched = dim, name, True
+        self.groups = None
         self._data = data
+        self._source = None
         self._builtin = self._adapted = (kfun, kgrad)
+        self._factory = None
+        return self
+
+    @classmethod
+    def _from_source(cls, source, data=_NO_DATA):
+        """A built-in or formula problem: its functions exist as source, so the
+        kernels fuse its gradient with the update (`fastgd._codegen`)."""
+        self = cls.__new__(cls)
+        self.f = self.grad = None
+        self.dim, self.name, self.batched = source.dim, source.name, True
+        self.groups = as_groups(source.groups, source.dim)
+        self._data = data
+        self._source = source
+        self._builtin = True
+        self._adapted = None
         self._factory = None
         return self
 
@@ -162,7 +183,7 @@ class Problem:
         """
         from .expression import analytic, rebuild
         built = analytic(expression, variables, name=name)
-        self = Problem._from_kernels(built.kfun, built.kgrad, built.dim, built.name)
+        self = Problem._from_source(built.problem_source)
         self.variables, self.source = tuple(built.variables), built.source
         self._factory = (rebuild, ("analytic", expression, variables, name))
         return self
@@ -196,6 +217,12 @@ class Problem:
         """The data's y values (read-only), or None for an objective without data."""
         return self._data_row(1)
 
+    def _group_index(self):
+        """The parameter group of each coordinate, int64 (dim,): 0 without groups."""
+        if self.groups is None:
+            return np.zeros(self.dim, np.int64)
+        return np.repeat(np.arange(len(self.groups)), [n for _, n in self.groups])
+
     def _data_row(self, i):
         if not self.n_data:
             return None
@@ -206,6 +233,8 @@ class Problem:
     def _kernel_functions(self):
         # The adapters are compiled on first use, once per process for the same
         # functions: a problem rebuilt from them in a loop compiles nothing new.
+        if self._adapted is None and self._source is not None:
+            self._adapted = _codegen.problem_functions(self._source)
         if self._adapted is None:
             key = self._adapter_key()
             if key not in _ADAPTERS:
@@ -217,33 +246,47 @@ class Problem:
         return (Problem, self.f, self.grad, self.dim, self.batched)
 
     def _adapt(self):
+        # An exception raised by the user's function becomes the lane's `fail`
+        # flag (the run's status FAILED), never an exception in the kernel.
         f, grad, dim = self.f, self.grad, self.dim
         if self.batched:
             @jit(FUN_SIG, cache=False)
-            def kfun(X, data, rows, F):
-                f(X, F)
+            def kfun(X, data, rows, F, fail):
+                try:
+                    f(X, F)
+                except Exception:  # noqa: BLE001 - every lane of the block failed
+                    fail[:] = 1
 
             @jit(GRAD_SIG, cache=False)
-            def kgrad(X, data, rows, G):
-                grad(X, G)
+            def kgrad(X, data, rows, G, fail):
+                try:
+                    grad(X, G)
+                except Exception:  # noqa: BLE001
+                    fail[:] = 1
             return kfun, kgrad
 
         @jit(FUN_SIG, cache=False)
-        def kfun(X, data, rows, F):
+        def kfun(X, data, rows, F, fail):
             x = np.empty(dim)
             for c in range(X.shape[1]):
                 for d in range(dim):
                     x[d] = X[d, c]
-                F[c] = f(x)
+                try:
+                    F[c] = f(x)
+                except Exception:  # noqa: BLE001
+                    fail[c] = 1
 
         @jit(GRAD_SIG, cache=False)
-        def kgrad(X, data, rows, G):
+        def kgrad(X, data, rows, G, fail):
             x = np.empty(dim)
             g = np.empty(dim)
             for c in range(X.shape[1]):
                 for d in range(dim):
                     x[d] = X[d, c]
-                grad(x, g)
+                try:
+                    grad(x, g)
+                except Exception:  # noqa: BLE001
+                    fail[c] = 1
                 for d in range(dim):
                     G[d, c] = g[d]
         return kfun, kgrad
@@ -289,7 +332,7 @@ class Problem:
         out = np.empty(pts.shape[0])
         self._probe(pts)
         kfun, _ = self._kernel_functions()
-        _kernels.get("evaluate")(kfun, pts, self._data, out)
+        _codegen.evaluate(kfun, pts, self._data, out)
         return out.reshape(shape)
 
     def gradient(self, x):
@@ -305,7 +348,7 @@ class Problem:
         out = np.empty_like(pts)
         self._probe(pts)
         _, kgrad = self._kernel_functions()
-        _kernels.get("gradient")(kgrad, pts, self._data, out)
+        _codegen.gradient(kgrad, pts, self._data, out)
         return out.reshape(shape + (self.dim,))
 
 
@@ -330,6 +373,8 @@ class LeastSquares(Problem):
     dim : int
         Number of parameters.
     name : str, optional
+    groups : dict or sequence of (name, size), optional
+        Parameter groups with a learning rate each (see `Problem`).
 
     Examples
     --------
@@ -348,15 +393,17 @@ class LeastSquares(Problem):
     [3.0, 1.0]
     """
 
-    def __init__(self, model, model_grad, x, y, dim, *, name=None):
+    def __init__(self, model, model_grad, x, y, dim, *, name=None, groups=None):
         _require_jitted(model, "model")
         _require_jitted(model_grad, "model_grad")
         self.model = model
         self.model_grad = model_grad
         self.dim = check.integer(dim, "dim", low=1)
+        self.groups = as_groups(groups, self.dim)
         self.name = str(name) if name is not None else model.__name__
         self.batched = False
         self._data = as_data(x, y)
+        self._source = None
         self._builtin = None
         self._adapted = None
         self._factory = None
@@ -401,8 +448,7 @@ class LeastSquares(Problem):
         """
         from .expression import least_squares, rebuild
         built = least_squares(expression, params, name=name)
-        self = cls._from_kernels(built.kfun, built.kgrad, built.dim, built.name,
-                                 data=as_data(x, y))
+        self = cls._from_source(built.problem_source, data=as_data(x, y))
         self.model, self.model_grad = built.model, None  # model: for plot.fit's curve
         self.variables, self.source = tuple(built.variables), built.source
         self._factory = (rebuild, ("least_squares", expression, params, name,
@@ -416,7 +462,7 @@ class LeastSquares(Problem):
         model, model_grad, dim = self.model, self.model_grad, self.dim
 
         @jit(FUN_SIG, cache=False)
-        def kfun(X, data, rows, F):
+        def kfun(X, data, rows, F, fail):
             theta = np.empty(dim)
             m = rows.shape[1]
             for c in range(X.shape[1]):
@@ -424,13 +470,16 @@ class LeastSquares(Problem):
                     theta[d] = X[d, c]
                 r = 0 if rows.shape[0] == 1 else c
                 total = 0.0
-                for i in range(m):
-                    k = rows[r, i]
-                    total += (model(theta, data[0, k]) - data[1, k]) ** 2
+                try:
+                    for i in range(m):
+                        k = rows[r, i]
+                        total += (model(theta, data[0, k]) - data[1, k]) ** 2
+                except Exception:  # noqa: BLE001 - the run fails, not the sweep
+                    fail[c] = 1
                 F[c] = total / m
 
         @jit(GRAD_SIG, cache=False)
-        def kgrad(X, data, rows, G):
+        def kgrad(X, data, rows, G, fail):
             theta = np.empty(dim)
             g = np.empty(dim)
             m = rows.shape[1]
@@ -439,12 +488,15 @@ class LeastSquares(Problem):
                     theta[d] = X[d, c]
                     G[d, c] = 0.0
                 r = 0 if rows.shape[0] == 1 else c
-                for i in range(m):
-                    k = rows[r, i]
-                    twice_resid = 2.0 * (model(theta, data[0, k]) - data[1, k])
-                    model_grad(theta, data[0, k], g)
-                    for d in range(dim):
-                        G[d, c] += twice_resid * g[d]
+                try:
+                    for i in range(m):
+                        k = rows[r, i]
+                        twice_resid = 2.0 * (model(theta, data[0, k]) - data[1, k])
+                        model_grad(theta, data[0, k], g)
+                        for d in range(dim):
+                            G[d, c] += twice_resid * g[d]
+                except Exception:  # noqa: BLE001
+                    fail[c] = 1
                 for d in range(dim):
                     G[d, c] /= m
         return kfun, kgrad
@@ -473,6 +525,32 @@ def _restore(cls, state, token):
             del _restored[next(iter(_restored))]
         _restored[token] = self
     return self
+
+
+def as_groups(groups, dim):
+    """Validated parameter groups as ``((name, size), ...)``, or None.
+
+    ``groups`` is None, a dict ``{name: size}`` or a sequence of ``(name, size)``
+    pairs, in parameter order; names are identifiers (rates per group are
+    ``lr={name: ...}``, swept as dims ``lr_<name>``), sizes add up to ``dim``.
+    """
+    if groups is None:
+        return None
+    pairs = list(groups.items()) if isinstance(groups, dict) else list(groups)
+    try:
+        pairs = [(str(name), int(size)) for name, size in pairs]
+    except (TypeError, ValueError):
+        raise TypeError("groups must be a dict {name: size} or a sequence of "
+                        f"(name, size) pairs, got {groups!r}") from None
+    names = [name for name, _ in pairs]
+    if (not pairs or len(set(names)) != len(names)
+            or not all(name.isidentifier() or name.isdigit() for name in names)):
+        raise ValueError(f"groups must have distinct names (identifiers or digits), "
+                         f"got {names}")
+    if any(size < 1 for _, size in pairs) or sum(size for _, size in pairs) != dim:
+        raise ValueError(f"groups' sizes must be >= 1 and add up to dim={dim}, "
+                         f"got {[size for _, size in pairs]}")
+    return tuple(pairs)
 
 
 def as_data(x, y):

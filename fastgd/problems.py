@@ -23,7 +23,8 @@ Data-matrix problems (`fastgd.networks`): ``mlp(X, y, width=, depth=, ...)``,
 
 import numpy as np
 
-from ._config import FUN_SIG, GRAD_SIG, jit
+from ._codegen import ProblemSource
+from ._config import jit
 from ._math import exp
 from .networks import linear_regression, logistic_regression, mlp
 from .problem import Problem, as_data
@@ -139,19 +140,12 @@ _ANALYTIC = {
     "saddle": (_saddle_f, _saddle_grad, 2),
     **_TEST_FUNCTIONS,
 }
-_cache = {}
-
-
-def _kernels(name, f, grad):
-    if name not in _cache:
-        _cache[name] = (jit(FUN_SIG)(f), jit(GRAD_SIG)(grad))
-    return _cache[name]
 
 
 def __getattr__(name):
     if name in _ANALYTIC:
         f, grad, dim = _ANALYTIC[name]
-        problem = Problem._from_kernels(*_kernels(name, f, grad), dim, name)
+        problem = Problem._from_source(ProblemSource.from_functions(name, f, grad, dim))
         problem._factory = (_builtin, (name,))
         globals()[name] = problem
         return problem
@@ -160,6 +154,10 @@ def __getattr__(name):
 
 def _builtin(name):
     return __getattr__(name) if name not in globals() else globals()[name]
+
+
+_EXP_LINEAR_FIT = ProblemSource.from_functions("exp_linear_fit", _exp_linear_f,
+                                              _exp_linear_grad, 3)
 
 
 def exp_linear_fit(x, y):
@@ -189,8 +187,7 @@ def exp_linear_fit(x, y):
     >>> bool(res.fun < fit([1.0, 2.0, 3.0]))
     True
     """
-    kfun, kgrad = _kernels("exp_linear_fit", _exp_linear_f, _exp_linear_grad)
-    problem = Problem._from_kernels(kfun, kgrad, 3, "exp_linear_fit", data=as_data(x, y))
+    problem = Problem._from_source(_EXP_LINEAR_FIT, data=as_data(x, y))
     problem._factory = (exp_linear_fit, (problem._data[0].copy(), problem._data[1].copy()))
     return problem
 

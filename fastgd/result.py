@@ -22,11 +22,16 @@ class Status(enum.IntEnum):
     DIVERGED
         the point or the objective stopped being finite, or a coordinate
         exceeded ``bound`` in absolute value.
+    FAILED
+        the problem's own function raised an exception in this run (a user's
+        function, e.g. a division by zero at one start point); the other runs
+        are unaffected.
     """
 
     CONVERGED = _kernels.CONVERGED
     MAX_EPOCHS = _kernels.MAX_EPOCHS
     DIVERGED = _kernels.DIVERGED
+    FAILED = _kernels.FAILED
 
 
 @dataclass(frozen=True, eq=False)
@@ -209,6 +214,18 @@ class Result:
         problem without data, no ``schedule``).
     problem : str
         Name of the problem.
+    summary : dict
+        Per-run summaries computed in the kernel, each shaped like the batch,
+        when `fastgd.minimize` was called with ``summary=True`` or a
+        ``target``: ``fun_best`` (the lowest value seen, start included) and
+        ``epoch_best``; ``fun_last_finite`` and ``epoch_last_finite`` (for a
+        diverged run, its last finite value; -1: none); ``hit_epoch`` (with a
+        ``target``: the first epoch whose value is ``<= target``, -1: never);
+        ``loss_ratio_sum``, ``loss_ratio_tail`` and ``loss_ratio_inv_sum``
+        (the sums of ``v_e = min(f_e / f_0, 1e6)`` over the losses before each
+        update, epochs 0..E-1, over the last 20 of them, and of ``1 / v_e``; a
+        non-finite or missing epoch of a diverged run counts 1e6: the
+        trainability measure of Sohl-Dickstein, 2024).  Empty otherwise.
     """
 
     x: np.ndarray
@@ -223,6 +240,7 @@ class Result:
     recorded: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
     path_x: np.ndarray = field(default=None)
     path_fun: np.ndarray = field(default=None)
+    summary: dict = field(default_factory=dict)
 
     @property
     def shape(self):
@@ -505,6 +523,7 @@ class Result:
         columns["status"] = pd.Categorical.from_codes(
             self.status.ravel(), [s.name.lower() for s in Status])
         columns["success"] = self.success.ravel()
+        columns.update((name, value.ravel()) for name, value in self.summary.items())
         df = pd.DataFrame(columns)
         df.attrs.update(problem=self.problem, **self._settings())
         return df

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from . import _kernels
+from . import _codegen, _kernels
 from . import _validate as check
 
 __all__ = ["Schedule", "cosine_decay", "exponential_decay", "inverse_time", "multi_step",
@@ -117,7 +117,7 @@ class Schedule:
             return np.array(np.broadcast_to(hp[name], shape).reshape(-1), dtype=np.float64)
         kind, rows = self._pack(per_run, size)
         out = np.empty((size, epochs))
-        _kernels.get("rates")(kind, rows, per_run("lr"), out)
+        _codegen.tool("rates")(kind, rows, per_run("lr"), out)
         return out.reshape(shape + (epochs,))
 
 

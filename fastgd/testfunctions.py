@@ -219,7 +219,7 @@ def quadratic(dim, condition=10.0, *, seed=None):
     diagonal = seed is None
 
     @jit(FUN_SIG, cache=False)
-    def f(X, data, rows, F):
+    def f(X, data, rows, F, fail):
         for c in range(X.shape[1]):
             F[c] = 0.0
         for i in range(dim):
@@ -231,7 +231,7 @@ def quadratic(dim, condition=10.0, *, seed=None):
                     F[c] += a * X[i, c] * X[j, c]
 
     @jit(GRAD_SIG, cache=False)
-    def grad(X, data, rows, G):
+    def grad(X, data, rows, G, fail):
         for i in range(dim):
             for c in range(X.shape[1]):
                 G[i, c] = 0.0

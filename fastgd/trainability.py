@@ -317,8 +317,12 @@ def _value_and_grad(problem):
     kfun, kgrad = problem._kernel_functions()
     if (kfun, kgrad) not in _PAIRS:
         def pair(X, data, rows, G, F, want_f):
-            kgrad(X, data, rows, G)
-            kfun(X, data, rows, F)
+            fail = np.zeros(X.shape[1], np.int8)  # a failed lane's loss is NaN
+            kgrad(X, data, rows, G, fail)
+            kfun(X, data, rows, F, fail)
+            for c in range(X.shape[1]):
+                if fail[c]:
+                    F[c] = np.nan
         _PAIRS[kfun, kgrad] = jit(VALGRAD_SIG, cache=False)(pair)
     return _PAIRS[kfun, kgrad]
 

@@ -8,23 +8,27 @@ import numpy as np
 import pytest
 
 import fastgd as fg
-from fastgd import _kernels
+from fastgd import _codegen
+
+
+def _calls():
+    fg.minimize(fg.problems.quartic, x0=[1.0, 2.0], lr=0.01, epochs=5)
+    fg.minimize(fg.problems.quartic, x0=np.linspace(-1, 1, 1000), lr=[[0.1], [0.2]], epochs=7,
+                xtol=1e-6, record=[3])
+    fg.minimize(fg.problems.saddle, x0=[1.0, 2.0], lr=0.01, epochs=5,
+                optimizer="momentum", momentum=[0.5, 0.6])
 
 
 def test_second_call_does_not_compile():
-    fg.minimize(fg.problems.quartic, x0=[1.0, 2.0], lr=0.01, epochs=5)
-    kernel = _kernels.get("descend")
-    before = len(kernel.signatures), len(kernel.overloads)
-    fg.minimize(fg.problems.quartic, x0=np.linspace(-1, 1, 1000), lr=[0.1], epochs=7,
-                xtol=1e-6, record=[3])
-    fg.minimize(fg.problems.saddle, x0=[1.0, 2.0], lr=0.01, epochs=5,
-                optimizer="momentum", momentum=0.5)
-    assert (len(kernel.signatures), len(kernel.overloads)) == before == (1, 1)
+    _calls()
+    kernel = _codegen.descend_kernel(_codegen.Variant("gd"), fg.problems.quartic._source)
+    modules = dict(_codegen._modules)
+    _calls()   # new values, new shapes, the same kinds of call
+    assert _codegen._modules == modules
+    assert (len(kernel.signatures), len(kernel.overloads)) == (1, 1)
 
 
 def test_new_objective_compiles_only_itself():
-    kernel = _kernels.get("descend")
-
     @numba.njit
     def f(x):
         return (x[0] - 2.0) ** 2
@@ -33,9 +37,21 @@ def test_new_objective_compiles_only_itself():
     def grad(x, out):
         out[0] = 2.0 * (x[0] - 2.0)
 
+    @numba.njit
+    def f3(x):
+        return (x[0] - 3.0) ** 2
+
+    @numba.njit
+    def grad3(x, out):
+        out[0] = 2.0 * (x[0] - 3.0)
+
     res = fg.minimize(fg.Problem(f, grad, dim=1), x0=[0.0, 5.0], lr=0.25, epochs=50)
     np.testing.assert_allclose(res.x[:, 0], 2.0)
-    assert len(kernel.signatures) == 1
+    modules = dict(_codegen._modules)
+    # Users' problems share one generic kernel: only their adapters compile.
+    res = fg.minimize(fg.Problem(f3, grad3, dim=1), x0=[0.0, 5.0], lr=0.25, epochs=50)
+    np.testing.assert_allclose(res.x[:, 0], 3.0)
+    assert _codegen._modules == modules
 
 
 def test_threads_do_not_change_results(seed_data):
@@ -79,10 +95,10 @@ def test_problem_evaluation_helpers():
 
 @pytest.mark.slow
 def test_new_process_loads_kernels_from_cache():
-    code = ("import fastgd as fg; from fastgd import _kernels;"
+    code = ("import fastgd as fg; from fastgd import _codegen;"
             "fg.minimize(fg.problems.quartic, x0=1.0, lr=0.01, epochs=5);"
-            "k = _kernels.get('descend'); print(sum(k.stats.cache_hits.values()),"
-            " sum(k.stats.cache_misses.values()))")
+            "k = _codegen.descend_kernel(_codegen.Variant('gd'), fg.problems.quartic._source);"
+            "print(sum(k.stats.cache_hits.values()), sum(k.stats.cache_misses.values()))")
     subprocess.run([sys.executable, "-c", code], check=True)  # make sure it is cached
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
                          text=True).stdout.split()
@@ -104,3 +120,22 @@ def test_rebuilding_a_problem_compiles_nothing_new():
     again = user_problems.shifted_bowl()
     fg.minimize(again, x0=0.0, lr=0.1, epochs=3)
     assert again._kernel_functions() is first._kernel_functions()
+
+
+def test_a_run_that_raises_fails_alone():
+    # A user's function compiled with Numba's default error model raises
+    # ZeroDivisionError at x = 0 only; that run is FAILED, the others finish.
+    @numba.njit
+    def f(x):
+        return 1.0 / x[0] + x[0] * x[0]
+
+    @numba.njit
+    def grad(x, out):
+        out[0] = -1.0 / (x[0] * x[0]) + 2.0 * x[0]
+
+    res = fg.minimize(fg.Problem(f, grad, dim=1), x0=[1.0, 0.0, 2.0], lr=1e-3, epochs=5)
+    assert [fg.Status(s).name for s in res.status] == ["MAX_EPOCHS", "FAILED", "MAX_EPOCHS"]
+    # It stopped where its gradient raised, before any update.
+    assert res.x[1, 0] == 0.0 and res.nit[1] == 0 and not res.success[1]
+    alone = fg.minimize(fg.Problem(f, grad, dim=1), x0=[1.0, 2.0], lr=1e-3, epochs=5)
+    np.testing.assert_array_equal(res.x[[0, 2]], alone.x)

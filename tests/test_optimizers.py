@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import fastgd as fg
-from fastgd import _kernels
+from fastgd import _codegen
 from fastgd import reference as ref
 
 P = fg.problems
@@ -184,7 +184,12 @@ def test_hyper_parameters_validate_and_sweep():
 def test_no_recompile_across_optimizers_and_values():
     for opt in fg.OPTIMIZERS:
         fg.minimize(P.quartic, x0=[1.0, 2.0], lr=[0.01, 0.02], epochs=3, optimizer=opt)
-    assert len(_kernels.get("descend").signatures) == 1
+    modules = dict(_codegen._modules)
+    for opt in fg.OPTIMIZERS:
+        fg.minimize(P.quartic, x0=[3.0, 2.0, 1.0], lr=0.03, epochs=4, optimizer=opt)
+        kernel = _codegen.descend_kernel(_codegen.Variant(opt), P.quartic._source)
+        assert len(kernel.signatures) == 1
+    assert _codegen._modules == modules
 
 
 # --- PyTorch, step by step ------------------------------------------------------

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import fastgd as fg
-from fastgd import _kernels
+from fastgd import _codegen, _threads
 
 Q = fg.problems.quartic
 
@@ -13,9 +13,10 @@ Q = fg.problems.quartic
 @pytest.fixture(autouse=True)
 def no_kernel_runs(monkeypatch):
     """Every case here must fail in the Python layer: the kernel is never reached."""
-    def refuse(name):
-        raise AssertionError(f"kernel {name!r} was reached")
-    monkeypatch.setattr(_kernels, "get", refuse)
+    def refuse(*args):
+        raise AssertionError(f"a kernel was reached: {args[:1]}")
+    monkeypatch.setattr(_threads, "run_tasks", refuse)
+    monkeypatch.setattr(_codegen, "tool", refuse)
 
 
 def call(**overrides):

@@ -1,0 +1,536 @@
+"""The descent kernel's template: the source every generated kernel module is made of.
+
+This file is valid Python, linted and readable like any other, but its kernel is
+never compiled from here.  `fastgd._codegen` copies the text below the
+``# --- kernel ---`` line into a module of its own, after a header that defines
+what the stubs in the prelude stand for in one call:
+
+``DIM``
+    The problem's number of variables when it is known when generating (a fused
+    problem), else 0 (read from ``x0``).
+``LANE``
+    True when the problem's gradient and the optimiser's update are fused into
+    one function of a lane, ``_lane_step`` (``_lane_step_f``: also f): a lane's gradient never goes through
+    memory, and the update, the divergence test and (when asked) the objective
+    are computed in the same pass over the lanes.
+``SCHEDULE``
+    The schedule's kind (`fastgd._kernels`), a constant, so that the code of
+    every other kind is not compiled.
+``REFILL``
+    True when runs stop early (a tolerance is set): lanes are refilled with new
+    runs as runs stop.  False: every lane of a block runs in step.
+``N_STATE``, ``N_LANE``
+    The optimiser's state per coordinate (velocity, moments) and per lane
+    (running products such as Adam's beta1**t, which start at one).
+``_update_block``, ``_lane_step``
+    Generated from the optimiser's spec (`fastgd.optimizers`) and, for
+    ``_lane_step``, the problem's source.
+
+Layout (see ``shared/PERFORMANCE.md``): runs are processed in blocks of
+``LANES``; each block keeps its state as (dim, lanes) arrays for all of its
+epochs, and every inner loop runs across the lanes so that LLVM turns it into
+SIMD code.  A lane whose run has finished writes its outputs at once and is
+frozen (start point, zero rate, zero state) so the inner loops stay
+branch-free; with tolerances it is then refilled with the next run of its
+task.  Nothing in here raises: each run ends with a status code.
+"""
+
+# --- prelude: stubs, replaced by the generated header ---
+import numpy as np
+
+from fastgd._kernels import (
+    CONVERGED,
+    DIVERGED,
+    FAILED,
+    LANES,
+    MAX_EPOCHS,
+    block_of,
+    find_sorted,
+    gather_rows,
+    schedule_rate,
+)
+from fastgd._shuffle import permute, shuffle_key
+
+DIM = 0
+FUSED = False
+DATA = False
+SCHEDULE = 0
+SCHEDULED = False
+STEP = False
+REFILL = False
+GTOL = False
+SUMMARY = False
+N_STATE = 0
+N_LANE = 0
+
+
+def _update_block(X, G, S, Q, H, rate, groups):
+    """One update of every lane of a block from its gradients G (generated);
+    coordinate d takes the rate of its parameter group, ``rate[groups[d], c]``."""
+
+
+def _lane_step(X, S, Q, H, rate, F, c, bound):
+    """Gradient, update and divergence test of lane c (generated)."""
+    return 0
+
+
+def _lane_step_f(X, S, Q, H, rate, F, c, bound):
+    """As `_lane_step`, and f at the new point into ``F[c]`` (generated)."""
+    return 0
+
+
+# --- kernel ---
+
+
+def _load(c, run, X, S, Q, H, lr_now, rate, alive, fresh, lane_run, lane_epoch,
+          slot, countdown, x0, lr, hyper, schedule, rec_runs):
+    """Put run ``run`` into lane ``c`` of a block, from its start point."""
+    for d in range(X.shape[0]):
+        X[d, c] = x0[run, d]
+        for k in range(N_STATE):
+            S[k, d, c] = 0.0
+    for k in range(N_LANE):
+        Q[k, c] = 1.0
+    for p in range(hyper.shape[0]):
+        H[p, c] = hyper[p, run]
+    for g in range(lr.shape[0]):
+        lr_now[g, c] = lr[g, run]
+        rate[g, c] = lr[g, run]
+    alive[c] = 1.0
+    fresh[c] = True
+    lane_run[c] = run
+    lane_epoch[c] = 0
+    slot[c] = find_sorted(rec_runs, run)
+    if STEP:
+        countdown[c] = schedule[1, run]
+
+
+def _finish(X, S, x0, c, code, x_out, nit, status, alive, rate, lane_run, lane_epoch,
+            before_update):
+    """Write lane ``c``'s outputs, then freeze it until a new run is loaded.
+
+    A frozen lane goes back to its (finite) start point with zero rate and
+    zero optimiser state, so it keeps taking part in the branch-free lane
+    loops without moving and never trips the per-epoch screens again.
+    """
+    run = lane_run[c]
+    for d in range(X.shape[0]):
+        x_out[run, d] = X[d, c]
+        X[d, c] = x0[run, d]
+        for k in range(N_STATE):
+            S[k, d, c] = 0.0
+    # gtol stops a run before its epoch's update: that epoch does not count.
+    nit[run] = lane_epoch[c] - 1 if before_update else lane_epoch[c]
+    status[run] = code
+    alive[c] = 0.0
+    for g in range(rate.shape[0]):
+        rate[g, c] = 0.0
+    lane_run[c] = -1
+
+
+def _check_gtol(X, G, S, x0, gtol, norm, x_out, nit, status, alive, rate, lane_run,
+                lane_epoch):
+    """Finish the lanes whose gradient norm is <= gtol; return how many."""
+    dim, w = X.shape
+    for c in range(w):
+        norm[c] = 0.0
+    for d in range(dim):
+        for c in range(w):
+            norm[c] += G[d, c] * G[d, c]
+    events = 0
+    for c in range(w):
+        events += (alive[c] > 0.0) & (np.sqrt(norm[c]) <= gtol)
+    finished = 0
+    if events > 0:
+        for c in range(w):
+            if alive[c] > 0.0 and np.sqrt(norm[c]) <= gtol:
+                _finish(X, S, x0, c, CONVERGED, x_out, nit, status, alive, rate,
+                        lane_run, lane_epoch, True)
+                finished += 1
+    return finished
+
+
+def _fail_lanes(X, S, x0, fail, epoch, x_out, nit, status, alive, rate, lane_run,
+                lane_epoch, before_update):
+    """Finish with status FAILED the lanes whose function just raised; return how
+    many.  A run fails at the point where its function raised, with the updates
+    it completed: a gradient fails before its update, a value after it."""
+    n = 0
+    for c in range(X.shape[1]):
+        if fail[c] != 0:
+            if alive[c] > 0.0:
+                lane_epoch[c] = epoch
+                _finish(X, S, x0, c, FAILED, x_out, nit, status, alive, rate, lane_run,
+                        lane_epoch, before_update)
+                n += 1
+            fail[c] = 0
+    return n
+
+
+def _any(flags):
+    n = 0
+    for c in range(flags.shape[0]):
+        n += flags[c]
+    return n > 0
+
+
+def _start_summary(summ, run, f0, target, epochs, tail, cap):
+    """Per-run summaries at epoch 0 (see `_summarise`)."""
+    summ[0, run] = f0
+    summ[1, run] = 0.0
+    finite = abs(f0) < np.inf
+    summ[2, run] = f0 if finite else np.nan
+    summ[3, run] = 0.0 if finite else -1.0
+    summ[4, run] = 0.0 if f0 <= target else -1.0
+    summ[5, run] = 0.0
+    summ[6, run] = 0.0
+    summ[7, run] = 0.0
+    summ[8, run] = f0
+    _add_ratio(summ, run, f0, 0, epochs, tail, cap)
+
+
+def _add_ratio(summ, run, f, epoch, epochs, tail, cap):
+    """The normalised loss ``v = min(f / f0, cap)`` of an epoch before the last
+    update (non-finite counts as ``cap``) into the sums 5 (v), 6 (v over the
+    last ``tail`` of them) and 7 (1 / v)."""
+    if epoch < epochs:
+        ratio = f / summ[8, run]
+        ratio = ratio if ratio <= cap else cap
+        summ[5, run] += ratio
+        summ[7, run] += 1.0 / ratio
+        if epoch >= epochs - tail:
+            summ[6, run] += ratio
+
+
+def _summarise(summ, run, f, epoch, epochs, target, tail, cap):
+    """Fold epoch ``epoch``'s value ``f`` into run ``run``'s summaries:
+    0 best value, 1 its epoch, 2 last finite value, 3 its epoch, 4 first epoch
+    with ``f <= target`` (-1: none yet), 5-7 the sums of `_add_ratio`, 8 f0."""
+    if f < summ[0, run]:
+        summ[0, run] = f
+        summ[1, run] = epoch
+    if abs(f) < np.inf:
+        summ[2, run] = f
+        summ[3, run] = epoch
+    if summ[4, run] < 0.0 and f <= target:
+        summ[4, run] = epoch
+    _add_ratio(summ, run, f, epoch, epochs, tail, cap)
+
+
+def _rates(first, w, lr, schedule, lr_now, rate, alive, countdown, lane_run, lane_epoch,
+           shared_every):
+    """The lanes' rates for their current epoch (lane_epoch), in ``rate``: the
+    same schedule for every parameter group, each from its own base rate.
+
+    ``shared_every``: > 0 when the lanes run in step with step decay's
+    ``every`` in common, 0 for step decay's countdown, -1 for the general case.
+    """
+    if STEP and shared_every > 0:
+        # Lanes in step sharing `every` (a sweep over starts and rates): one
+        # test per epoch decides for the whole block.
+        if lane_epoch[0] % shared_every == 0:
+            for g in range(rate.shape[0]):
+                for c in range(w):
+                    lr_now[g, c] = lr_now[g, c] * schedule[2, first + c]
+                    rate[g, c] = lr_now[g, c] * alive[c]
+    elif STEP and shared_every == 0:
+        # A countdown per lane instead of `epoch % every`: an integer division
+        # per lane and epoch would cost more than a whole update.
+        for c in range(w):
+            countdown[c] -= 1.0
+            due = countdown[c] == 0.0
+            run = max(lane_run[c], 0)
+            for g in range(rate.shape[0]):
+                lr_now[g, c] = lr_now[g, c] * schedule[2, run] if due else lr_now[g, c]
+                rate[g, c] = lr_now[g, c] * alive[c]
+            countdown[c] = schedule[1, run] if due else countdown[c]
+    else:
+        for c in range(w):
+            if lane_run[c] >= 0:
+                run = lane_run[c]
+                for g in range(rate.shape[0]):
+                    lr_now[g, c], rate[g, c] = schedule_rate(
+                        SCHEDULE, schedule, run, lane_epoch[c], lr[g, run], lr_now[g, c])
+
+
+def descend(grad, fun, x0, lr, groups, hyper, schedule, epochs, xtol, ftol, gtol, bound,
+            data, batch_size, shuffle, seed, run_offset, rec_runs, rec_x, rec_f,
+            targets, summ, tail, cap, x_out, f_out, nit, status, span, task_lo, task_hi):
+    """Tasks ``task_lo .. task_hi``: task ``t`` runs ``t * span`` up to the
+    next task's first run through one block of lanes.
+
+    Threads share the tasks of a call (`fastgd._threads`): the kernel holds no
+    GIL and is not a Numba parallel kernel, whose passes would triple its
+    compile time for nothing that a pool of threads does not do as well.
+    """
+    n_runs = x0.shape[0]
+    for task in range(task_lo, task_hi):
+        _task(task * span, min(n_runs, task * span + span), grad, fun, x0, lr, groups,
+              hyper, schedule, epochs, xtol, ftol, gtol, bound, data, batch_size, shuffle,
+              seed, run_offset, rec_runs, rec_x, rec_f, targets, summ, tail, cap, x_out,
+              f_out, nit, status)
+
+
+def _task(first, end, grad, fun, x0, lr, groups, hyper, schedule, epochs, xtol, ftol, gtol,
+          bound, data, batch_size, shuffle, seed, run_offset, rec_runs, rec_x, rec_f,
+          targets, summ, tail, cap, x_out, f_out, nit, status):
+    """Runs ``first .. end`` through one block of lanes.
+
+    Every ``if`` on an upper-case name is decided when the module is
+    generated; Numba prunes the other branch before compiling, which keeps
+    each kernel small and quick to compile.
+    """
+    dim = DIM if DIM > 0 else x0.shape[1]
+    w = min(LANES, end - first)
+    recording = rec_runs.shape[0] > 0
+    want_f = ftol > 0.0 or recording or SUMMARY
+    X = np.empty((dim, w))
+    G = np.empty((dim, w))
+    S = np.zeros((N_STATE, dim, w))    # optimiser state per coordinate
+    Q = np.ones((N_LANE, w))           # optimiser state per lane
+    H = np.empty((hyper.shape[0], w))  # the lanes' optimiser hyper-parameters
+    X_prev = np.empty((dim, w))
+    step = np.empty(w)
+    F = np.empty(w)
+    F_prev = np.empty(w)
+    lr_now = np.empty((lr.shape[0], w))  # per parameter group and lane
+    rate = np.empty((lr.shape[0], w))
+    alive = np.zeros(w)                # 1.0 while a lane runs, 0.0 once finished
+    fresh = np.zeros(w, np.bool_)      # loaded, epoch 0 not yet evaluated
+    lane_run = np.empty(w, np.int64)   # the lane's run, -1 while frozen
+    lane_epoch = np.zeros(w, np.int64)
+    slot = np.empty(w, np.int64)       # record slot, -1 none
+    retired = np.zeros(w, np.bool_)    # no run left for this lane
+    countdown = np.zeros(w)
+    fail = np.zeros(w, np.int8)        # set by a user's function that raised
+    for c in range(w):
+        F[c] = np.nan
+        slot[c] = -1
+
+    n_data = data.shape[1]
+    # Analytic problems have no data: one update per epoch.
+    n_batches = 1
+    minibatch = False
+    per_lane_rows = False
+    all_rows = np.empty((1, n_data), np.int64)
+    for i in range(n_data):
+        all_rows[0, i] = i
+    order = all_rows
+    rows_full = all_rows
+    rows_last = all_rows
+    if DATA:
+        n_batches = (n_data + batch_size - 1) // batch_size
+        minibatch = n_batches > 1
+        per_lane_rows = minibatch and shuffle
+        n_row_sets = w if per_lane_rows else 1
+        order = np.empty((n_row_sets, n_data), np.int64)
+        for r in range(n_row_sets):
+            for i in range(n_data):
+                order[r, i] = i
+        last = n_data - (n_batches - 1) * batch_size
+        rows_full = np.empty((n_row_sets, min(batch_size, n_data)), np.int64)
+        rows_last = np.empty((n_row_sets, last), np.int64)
+
+    next_run = first
+    for c in range(w):
+        _load(c, next_run, X, S, Q, H, lr_now, rate, alive, fresh, lane_run,
+              lane_epoch, slot, countdown, x0, lr, hyper, schedule, rec_runs)
+        next_run += 1
+    n_active = w
+    any_fresh = True
+    # Lanes in step (no tolerance) share one epoch count; each lane's own is
+    # kept only where something reads it every epoch, and set from the shared
+    # one when a lane finishes.  64 integer additions per epoch would cost a
+    # fifth of a fused update.
+    epoch = 0
+    pending = 0  # runs finished before the epoch's screen (a start value that failed)
+    every_lane = REFILL or recording or SCHEDULED or DATA or SUMMARY
+
+    # Step decay without warm-up, the tutorial's schedule, has its own fast
+    # paths in _rates; with a warm-up it takes the general one.
+    step_fast = STEP
+    shared_every = 0
+    if STEP:
+        for run in range(first, end):
+            step_fast = step_fast and schedule[0, run] == 0.0
+        if not REFILL:
+            shared_every = np.int64(schedule[1, first])
+            for c in range(w):
+                if schedule[1, first + c] != schedule[1, first]:
+                    shared_every = 0
+
+    while n_active > 0:
+        if any_fresh:
+            # Epoch 0 of newly loaded runs: f at the start point.
+            if want_f:
+                fun(X, data, all_rows, F, fail)
+                if _any(fail):
+                    pending += _fail_lanes(X, S, x0, fail, epoch, x_out, nit, status, alive,
+                                           rate, lane_run, lane_epoch, False)
+            for c in range(w):
+                if fresh[c]:
+                    F_prev[c] = F[c]
+                    if SUMMARY:
+                        _start_summary(summ, lane_run[c], F[c], targets[lane_run[c]],
+                                       epochs, tail, cap)
+                    if recording:
+                        k = slot[c]
+                        if k >= 0:
+                            for d in range(dim):
+                                rec_x[k, 0, d] = X[d, c]
+                            rec_f[k, 0] = F[c]
+                    fresh[c] = False
+            any_fresh = False
+
+        epoch += 1
+        if every_lane:
+            for c in range(w):
+                lane_epoch[c] += 1
+        if SCHEDULED:
+            if step_fast:
+                _rates(first, w, lr, schedule, lr_now, rate, alive, countdown, lane_run,
+                       lane_epoch, shared_every)
+            else:
+                _rates(first, w, lr, schedule, lr_now, rate, alive, countdown, lane_run,
+                       lane_epoch, -1)
+        if xtol > 0.0:
+            for d in range(dim):
+                for c in range(w):
+                    X_prev[d, c] = X[d, c]
+
+        # Screen the whole block with branch-free lane loops (they
+        # vectorise); look at single lanes only when something happened.
+        # Integer counts: an integer sum vectorises, a float sum would not
+        # (LLVM may not reorder it without fastmath's reassoc).  Divergence
+        # is judged on the point alone, so that asking for f (ftol, record)
+        # never changes a run's outcome; a non-finite final value marks the
+        # run diverged at the end.
+        events = pending
+        pending = 0
+        if FUSED:
+            # One pass: gradient, update, f if wanted, divergence test.
+            if want_f:
+                for c in range(w):
+                    events += _lane_step_f(X, S, Q, H, rate, F, c, bound)
+            else:
+                for c in range(w):
+                    events += _lane_step(X, S, Q, H, rate, F, c, bound)
+        else:
+            if DATA and per_lane_rows:
+                for c in range(w):
+                    if lane_run[c] >= 0:
+                        permute(shuffle_key(seed, run_offset + lane_run[c], lane_epoch[c]),
+                                order[c])
+            for b in range(n_batches):
+                rows = all_rows
+                if DATA and minibatch:
+                    rows = rows_last if b == n_batches - 1 else rows_full
+                    gather_rows(order, b * batch_size, rows)
+                if GTOL:
+                    # gtol tests the gradient at the epoch's start point on all
+                    # the data: free in full batch, one extra call in mini-batch.
+                    if minibatch and b == 0:
+                        grad(X, data, all_rows, G, fail)
+                        if _any(fail):
+                            events += _fail_lanes(X, S, x0, fail, epoch, x_out, nit, status,
+                                                  alive, rate, lane_run, lane_epoch, True)
+                        events += _check_gtol(X, G, S, x0, gtol, step, x_out, nit, status,
+                                              alive, rate, lane_run, lane_epoch)
+                grad(X, data, rows, G, fail)
+                if _any(fail):
+                    events += _fail_lanes(X, S, x0, fail, epoch, x_out, nit, status, alive,
+                                          rate, lane_run, lane_epoch, True)
+                if GTOL:
+                    if not minibatch:
+                        events += _check_gtol(X, G, S, x0, gtol, step, x_out, nit, status,
+                                              alive, rate, lane_run, lane_epoch)
+                _update_block(X, G, S, Q, H, rate, groups)
+            if want_f:
+                fun(X, data, all_rows, F, fail)
+                if _any(fail):
+                    events += _fail_lanes(X, S, x0, fail, epoch, x_out, nit, status, alive,
+                                          rate, lane_run, lane_epoch, False)
+            for d in range(dim):
+                for c in range(w):
+                    # Written so that NaN fails the test too.
+                    events += 0 if abs(X[d, c]) <= bound else 1
+
+        if recording:  # a scalar walk over the lanes that hold recorded runs
+            for c in range(w):
+                k = slot[c]
+                if k >= 0 and alive[c] > 0.0:
+                    for d in range(dim):
+                        rec_x[k, lane_epoch[c], d] = X[d, c]
+                    rec_f[k, lane_epoch[c]] = F[c]
+
+        if SUMMARY:
+            for c in range(w):
+                if alive[c] > 0.0:
+                    run = lane_run[c]
+                    _summarise(summ, run, F[c], lane_epoch[c], epochs, targets[run], tail,
+                               cap)
+
+        if REFILL:
+            for c in range(w):
+                events += (alive[c] > 0.0) & (lane_epoch[c] >= epochs)
+        elif epoch >= epochs:
+            events += 1  # lanes in step: all reach the budget together
+        if ftol > 0.0:
+            for c in range(w):
+                events += (alive[c] > 0.0) & (abs(F[c] - F_prev[c]) <= ftol)
+        if xtol > 0.0:
+            for c in range(w):
+                step[c] = 0.0
+            for d in range(dim):
+                for c in range(w):
+                    step[c] += (X[d, c] - X_prev[d, c]) ** 2
+            for c in range(w):
+                events += (alive[c] > 0.0) & (np.sqrt(step[c]) <= xtol)
+        if events > 0:
+            if not every_lane:
+                for c in range(w):
+                    lane_epoch[c] = epoch
+            for c in range(w):
+                if alive[c] > 0.0:
+                    code = -1
+                    for d in range(dim):
+                        if not abs(X[d, c]) <= bound:
+                            code = DIVERGED
+                    if ftol > 0.0:
+                        if code < 0 and abs(F[c] - F_prev[c]) <= ftol:
+                            code = CONVERGED
+                    if xtol > 0.0:
+                        if code < 0 and np.sqrt(step[c]) <= xtol:
+                            code = CONVERGED
+                    if code < 0 and lane_epoch[c] >= epochs:
+                        code = MAX_EPOCHS
+                    if code >= 0:
+                        _finish(X, S, x0, c, code, x_out, nit, status, alive, rate,
+                                lane_run, lane_epoch, False)
+                if lane_run[c] < 0 and alive[c] == 0.0 and not fresh[c] and not retired[c]:
+                    if next_run < end:
+                        _load(c, next_run, X, S, Q, H, lr_now, rate, alive, fresh,
+                              lane_run, lane_epoch, slot, countdown, x0, lr, hyper,
+                              schedule, rec_runs)
+                        next_run += 1
+                        any_fresh = True
+                    else:
+                        retired[c] = True
+                        n_active -= 1
+        if ftol > 0.0:
+            for c in range(w):
+                F_prev[c] = F[c]
+
+    # Final values, a block at a time, at the points the runs ended on.
+    for group in range(first, end, w):
+        wg = min(w, end - group)
+        Fg = np.empty(wg)
+        fun(block_of(x_out, group, wg), data, all_rows, Fg, fail[:wg])
+        for c in range(wg):
+            f_out[group + c] = Fg[c]
+            if fail[c] != 0:
+                status[group + c] = FAILED
+                f_out[group + c] = np.nan
+                fail[c] = 0
+            elif status[group + c] != FAILED and not abs(Fg[c]) < np.inf:
+                status[group + c] = DIVERGED
