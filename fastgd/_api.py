@@ -180,7 +180,7 @@ class _Task:
                "status": np.empty(n, np.int8),
                "rec_x": np.full((hi - lo, epochs + 1, dim), np.nan),
                "rec_f": np.full((hi - lo, epochs + 1), np.nan)}
-        summ = np.empty((len(SUMMARIES) if summary else 0, n))
+        summ = np.full((len(SUMMARIES) if summary else 0, n), np.nan)
         targets = (self._flat(self.hp["target"], start, stop) if "target" in self.hp
                    else np.full(n if summary else 0, np.inf))
         kfun, kgrad = self.problem._kernel_functions()
@@ -375,10 +375,15 @@ def _summaries(rows, nit, status, epochs, shape, with_target):
     non-finite loss would.
     """
     out = {name: rows[:, k].reshape(shape) for k, name in enumerate(SUMMARIES)}
+    unstarted = np.isnan(out["epoch_best"])
+    # A run whose first value failed has no summaries: NaN values, epochs -1,
+    # and its loss ratios all counted as missing.
     for name in ("epoch_best", "epoch_last_finite", "hit_epoch"):
-        out[name] = out[name].astype(np.int64)
+        out[name] = np.where(np.isnan(out[name]), -1, out[name]).astype(np.int64)
+    for name in ("loss_ratio_sum", "loss_ratio_tail", "loss_ratio_inv_sum"):
+        out[name] = np.nan_to_num(out[name], nan=0.0, posinf=np.inf)
     stopped = (status == Status.DIVERGED) | (status == Status.FAILED)
-    missing = np.where(stopped, np.maximum(epochs - 1 - nit, 0), 0).reshape(shape)
+    missing = np.where(stopped, np.maximum(epochs - 1 - nit, 0), 0).reshape(shape) + unstarted
     out["loss_ratio_sum"] = out["loss_ratio_sum"] + LOSS_CAP * missing
     out["loss_ratio_inv_sum"] = out["loss_ratio_inv_sum"] + missing / LOSS_CAP
     out["loss_ratio_tail"] = out["loss_ratio_tail"] + LOSS_CAP * np.minimum(

@@ -21,7 +21,9 @@ import ast
 import functools
 import hashlib
 import inspect
+import math
 import os
+import re
 import sys
 import textwrap
 import threading
@@ -100,6 +102,32 @@ def cache_dir():
     return Path(root) / f"fastgd-{__version__}-numba-{numba.__version__}"
 
 
+_fallback = []
+
+
+def _writable_cache_dir():
+    """`cache_dir`, made if needed; if it cannot be written (a read-only home,
+    say), a temporary directory for this process, with a warning: kernels then
+    compile in every process."""
+    if _fallback:
+        return _fallback[0]
+    folder = cache_dir()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".write-test-{os.getpid()}"
+        probe.write_text("")
+        probe.unlink()
+        return folder
+    except OSError as err:
+        import tempfile
+        import warnings
+        _fallback.append(Path(tempfile.mkdtemp(prefix="fastgd-kernels-")))
+        warnings.warn(f"fastgd cannot write its kernel cache at {folder} ({err.strerror}); "
+                      f"set FASTGD_CACHE_DIR to a writable directory. Using "
+                      f"{_fallback[0]} for this process.", RuntimeWarning, stacklevel=4)
+        return _fallback[0]
+
+
 def note_compile(what):
     """One line on stderr when a kernel is compiled rather than loaded from disk."""
     if what in _announced or os.environ.get("FASTGD_QUIET"):
@@ -116,8 +144,7 @@ def _load_module(what, source):
         module = _modules.get(digest)
         if module is not None:
             return module
-        folder = cache_dir()
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = _writable_cache_dir()
         path = folder / f"k{digest}.py"
         if not path.exists() or path.read_text() != source:
             tmp = folder / f".k{digest}.{os.getpid()}.{threading.get_ident()}.tmp"
@@ -220,15 +247,24 @@ def _globals_needed(fn):
             continue
         value = fn.__globals__[name]
         if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if not math.isfinite(value):
+                raise TypeError(f"cannot generate code for the non-finite global {name!r}")
             lines.append(f"{name} = {value!r}")
         elif isinstance(value, pytypes.ModuleType):
             lines.append(f"import {value.__name__} as {name}")
-        elif hasattr(value, "py_func") or callable(value):
+        elif (hasattr(value, "py_func") or callable(value)) and \
+                "<" not in getattr(value, "__qualname__", "<"):
             lines.append(f"from {value.__module__} import {value.__name__} as {name}")
         else:
             raise TypeError(f"cannot generate code using the global {name!r} of "
                             f"{fn.__qualname__}")
     return lines
+
+
+def _is_module_attribute(node):
+    """``math.cos`` or ``np.sqrt``: a module's function, allowed in a lane body."""
+    return (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+            and node.value.id in ("math", "np"))
 
 
 class _Prefix(ast.NodeTransformer):
@@ -264,8 +300,16 @@ def _lane_body(source, out):
         elif not (isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name)
                   and t.value.id == out):
             return None
+        if isinstance(t, ast.Name) and t.id in ("c", "X", "F", "G", "data", "rows"):
+            return None
         for node in ast.walk(s.value):
-            if isinstance(node, (ast.Lambda, ast.comprehension)):
+            if isinstance(node, (ast.Lambda, ast.comprehension, ast.NamedExpr,
+                                 ast.Attribute)) and not _is_module_attribute(node):
+                return None
+            if isinstance(node, ast.Name) and node.id.startswith("_o_"):
+                return None
+            if isinstance(node, ast.Subscript) and ast.unparse(node.value) == "X" and \
+                    not re.fullmatch(r"\(?\d+, c\)?", ast.unparse(node.slice)):
                 return None
             if isinstance(node, ast.Name) and node.id in ("data", "rows", "G", "F"):
                 return None
@@ -279,7 +323,7 @@ def _lane_body(source, out):
             d = index.split(",")[0]
             if not d.isdigit() or index != f"{d},c":
                 return None
-            lines.append(f"g_{d} = {ast.unparse(s.value)}")
+            lines.append(f"_o_g_{d} = {ast.unparse(s.value)}")
         elif isinstance(t, ast.Subscript):
             if ast.unparse(t.slice) != "c":
                 return None
@@ -345,34 +389,40 @@ def lane_step_source(opt, dim, lane, groups=None):
     else 0; ``_lane_step_f``, the same and f at the new point into ``F[c]``.
 
     Two functions, not one with a flag, so that each lane loop has no branch.
+    Every name the step itself introduces starts with ``_o_``, so that none can
+    meet a module-level name the problem's code uses.
     """
-    args = "X, S, Q, H, rate, F, c, bound"
+    args = "X, _o_S, _o_Q, _o_H, _o_rate, F, c, _o_bound"
     if lane is None:
         return "\n".join(_function(name, args, ["return 0"])
                          for name in ("_lane_step", "_lane_step_f"))
     grad_lines, value_lines = lane
-    body = list(grad_lines)
     group_of = [0] * dim if groups is None else [g for g, (_, n) in enumerate(groups)
                                                  for _ in range(n)]
-    body += [f"eta_{g} = rate[{g}, c]" for g in sorted(set(group_of))]
-    body += _prepare_lines(opt)
+    step = [f"eta_{g} = rate[{g}, c]" for g in sorted(set(group_of))]
+    step += _prepare_lines(opt)
     rule = opt.rule.strip()
     used = _names_in(rule)
-    body += [f"{p} = H[{i}, c]" for i, p in enumerate(opt.params) if p in used]
+    step += [f"{p} = H[{i}, c]" for i, p in enumerate(opt.params) if p in used]
     if not opt.prepare:
-        body += [f"{q} = Q[{i}, c]" for i, q in enumerate(opt.lane_state) if q in used]
+        step += [f"{q} = Q[{i}, c]" for i, q in enumerate(opt.lane_state) if q in used]
     for d in range(dim):
         mapping = {"x": f"x_{d}", "g": f"g_{d}", "rate": f"eta_{group_of[d]}",
                    **{s: f"{s}_{d}" for s in opt.state}}
-        body += [f"x_{d} = X[{d}, c]"]
-        body += [f"{s}_{d} = S[{i}, {d}, c]" for i, s in enumerate(opt.state)]
-        body += _rename(rule, mapping).splitlines()
-        body += [f"X[{d}, c] = x_{d}"]
-        body += [f"S[{i}, {d}, c] = {s}_{d}" for i, s in enumerate(opt.state)]
-    out = " | ".join(f"(0 if abs(x_{d}) <= bound else 1)" for d in range(dim))
-    return "\n".join([_function("_lane_step", args, body + [f"return {out}"]),
+        step += [f"x_{d} = X[{d}, c]"]
+        step += [f"{s}_{d} = S[{i}, {d}, c]" for i, s in enumerate(opt.state)]
+        step += _rename(rule, mapping).splitlines()
+        step += [f"X[{d}, c] = x_{d}"]
+        step += [f"S[{i}, {d}, c] = {s}_{d}" for i, s in enumerate(opt.state)]
+    step.append("_o_out = " + " | ".join(f"(0 if abs(x_{d}) <= bound else 1)"
+                                         for d in range(dim)))
+    own = {name for line in step for name in _names_in(line)} - {"X", "F", "c", "np", "abs"}
+    step = [_rename(line, {name: "_o_" + name.removeprefix("_o_") for name in own})
+            for line in step]
+    body = list(grad_lines) + step
+    return "\n".join([_function("_lane_step", args, body + ["return _o_out"]),
                       _function("_lane_step_f", args,
-                                body + list(value_lines) + [f"return {out}"])])
+                                body + list(value_lines) + ["return _o_out"])])
 
 
 def _function(name, args, body):

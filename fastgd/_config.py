@@ -41,7 +41,7 @@ POINT_GRAD_SIG = types.void(types.float64[::1], types.float64[::1])
 # detect divergence, `reassoc` breaks the exp's rounding trick, and `contract`
 # could fuse differently in vector and scalar loops, making results depend on
 # how runs fall into blocks.  error_model='numpy' makes x/0 give inf/nan like
-# NumPy instead of raising inside a parallel loop.
+# NumPy instead of raising inside a kernel.
 _OPTIONS = dict(fastmath=False, error_model="numpy", nogil=True)
 
 

@@ -8,17 +8,22 @@ what the stubs in the prelude stand for in one call:
 ``DIM``
     The problem's number of variables when it is known when generating (a fused
     problem), else 0 (read from ``x0``).
-``LANE``
+``FUSED``
     True when the problem's gradient and the optimiser's update are fused into
-    one function of a lane, ``_lane_step`` (``_lane_step_f``: also f): a lane's gradient never goes through
-    memory, and the update, the divergence test and (when asked) the objective
-    are computed in the same pass over the lanes.
-``SCHEDULE``
-    The schedule's kind (`fastgd._kernels`), a constant, so that the code of
-    every other kind is not compiled.
-``REFILL``
-    True when runs stop early (a tolerance is set): lanes are refilled with new
-    runs as runs stop.  False: every lane of a block runs in step.
+    one function of a lane, ``_lane_step`` (``_lane_step_f``: and f): a lane's
+    gradient never goes through memory, and the update, the divergence test
+    and (when asked) the objective are computed in the same pass over the lanes.
+``DATA``
+    The problem has data: mini-batches, shuffles and their rows.
+``SCHEDULE``, ``SCHEDULED``, ``STEP``
+    The schedule's kind (`fastgd._kernels`), whether there is a schedule at all,
+    and whether it is step decay (which has fast paths of its own).
+``REFILL``, ``GTOL``
+    Runs stop early (a tolerance is set): lanes are refilled with new runs as
+    runs stop; without it every lane of a block runs in step.  ``GTOL``: the
+    gradient is screened before each update (the block path, not the fused one).
+``SUMMARY``
+    Per-run summaries of f are folded in every epoch (`Result.summary`).
 ``N_STATE``, ``N_LANE``
     The optimiser's state per coordinate (velocity, moments) and per lane
     (running products such as Adam's beta1**t, which start at one).
@@ -26,7 +31,7 @@ what the stubs in the prelude stand for in one call:
     Generated from the optimiser's spec (`fastgd.optimizers`) and, for
     ``_lane_step``, the problem's source.
 
-Layout (see ``shared/PERFORMANCE.md``): runs are processed in blocks of
+Layout: runs are processed in blocks of
 ``LANES``; each block keeps its state as (dim, lanes) arrays for all of its
 epochs, and every inner loop runs across the lanes so that LLVM turns it into
 SIMD code.  A lane whose run has finished writes its outputs at once and is
@@ -150,7 +155,7 @@ def _check_gtol(X, G, S, x0, gtol, norm, x_out, nit, status, alive, rate, lane_r
     return finished
 
 
-def _fail_lanes(X, S, x0, fail, epoch, x_out, nit, status, alive, rate, lane_run,
+def _fail_lanes(X, S, x0, fail, epoch, in_step, x_out, nit, status, alive, rate, lane_run,
                 lane_epoch, before_update):
     """Finish with status FAILED the lanes whose function just raised; return how
     many.  A run fails at the point where its function raised, with the updates
@@ -159,7 +164,8 @@ def _fail_lanes(X, S, x0, fail, epoch, x_out, nit, status, alive, rate, lane_run
     for c in range(X.shape[1]):
         if fail[c] != 0:
             if alive[c] > 0.0:
-                lane_epoch[c] = epoch
+                if in_step:   # lanes in step keep one epoch count for the block
+                    lane_epoch[c] = epoch
                 _finish(X, S, x0, c, FAILED, x_out, nit, status, alive, rate, lane_run,
                         lane_epoch, before_update)
                 n += 1
@@ -365,10 +371,11 @@ def _task(first, end, grad, fun, x0, lr, groups, hyper, schedule, epochs, xtol, 
             if want_f:
                 fun(X, data, all_rows, F, fail)
                 if _any(fail):
-                    pending += _fail_lanes(X, S, x0, fail, epoch, x_out, nit, status, alive,
-                                           rate, lane_run, lane_epoch, False)
+                    pending += _fail_lanes(X, S, x0, fail, epoch, not every_lane, x_out, nit,
+                                           status, alive, rate, lane_run, lane_epoch, False)
             for c in range(w):
-                if fresh[c]:
+                # A run whose start value failed is finished already.
+                if fresh[c] and lane_run[c] >= 0:
                     F_prev[c] = F[c]
                     if SUMMARY:
                         _start_summary(summ, lane_run[c], F[c], targets[lane_run[c]],
@@ -379,7 +386,7 @@ def _task(first, end, grad, fun, x0, lr, groups, hyper, schedule, epochs, xtol, 
                             for d in range(dim):
                                 rec_x[k, 0, d] = X[d, c]
                             rec_f[k, 0] = F[c]
-                    fresh[c] = False
+                fresh[c] = False
             any_fresh = False
 
         epoch += 1
@@ -432,14 +439,14 @@ def _task(first, end, grad, fun, x0, lr, groups, hyper, schedule, epochs, xtol, 
                     if minibatch and b == 0:
                         grad(X, data, all_rows, G, fail)
                         if _any(fail):
-                            events += _fail_lanes(X, S, x0, fail, epoch, x_out, nit, status,
-                                                  alive, rate, lane_run, lane_epoch, True)
+                            events += _fail_lanes(X, S, x0, fail, epoch, not every_lane, x_out, nit,
+                                                  status, alive, rate, lane_run, lane_epoch, True)
                         events += _check_gtol(X, G, S, x0, gtol, step, x_out, nit, status,
                                               alive, rate, lane_run, lane_epoch)
                 grad(X, data, rows, G, fail)
                 if _any(fail):
-                    events += _fail_lanes(X, S, x0, fail, epoch, x_out, nit, status, alive,
-                                          rate, lane_run, lane_epoch, True)
+                    events += _fail_lanes(X, S, x0, fail, epoch, not every_lane, x_out, nit,
+                                          status, alive, rate, lane_run, lane_epoch, True)
                 if GTOL:
                     if not minibatch:
                         events += _check_gtol(X, G, S, x0, gtol, step, x_out, nit, status,
@@ -448,8 +455,8 @@ def _task(first, end, grad, fun, x0, lr, groups, hyper, schedule, epochs, xtol, 
             if want_f:
                 fun(X, data, all_rows, F, fail)
                 if _any(fail):
-                    events += _fail_lanes(X, S, x0, fail, epoch, x_out, nit, status, alive,
-                                          rate, lane_run, lane_epoch, False)
+                    events += _fail_lanes(X, S, x0, fail, epoch, not every_lane, x_out, nit,
+                                          status, alive, rate, lane_run, lane_epoch, False)
             for d in range(dim):
                 for c in range(w):
                     # Written so that NaN fails the test too.

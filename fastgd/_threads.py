@@ -9,6 +9,7 @@ result does not depend on the number of threads or on the pieces, bit for bit.
 """
 
 import concurrent.futures
+import os
 import threading
 
 import numba
@@ -16,6 +17,19 @@ import numba
 _PIECES_PER_THREAD = 8
 _lock = threading.Lock()
 _pools = {}
+_inside = threading.local()   # set in the pool's threads: a nested call runs inline
+
+
+def _forget_pools():
+    # A forked child (a process pool's worker) has none of its parent's threads:
+    # it makes its own pool on first use.
+    global _lock
+    _lock = threading.Lock()
+    _pools.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pools)
 
 
 def _pool(threads):
@@ -23,19 +37,30 @@ def _pool(threads):
         pool = _pools.get(threads)
         if pool is None:
             pool = _pools[threads] = concurrent.futures.ThreadPoolExecutor(
-                threads, thread_name_prefix="fastgd")
+                threads, thread_name_prefix="fastgd", initializer=_mark_inside)
         return pool
+
+
+def _mark_inside():
+    _inside.active = True
 
 
 def run_tasks(kernel, args, n_tasks):
     """``kernel(*args, lo, hi)`` over tasks ``0 .. n_tasks``, on Numba's thread count."""
     threads = numba.get_num_threads()
     pieces = min(n_tasks, threads * _PIECES_PER_THREAD)
-    if threads == 1 or pieces <= 1:
+    if threads == 1 or pieces <= 1 or getattr(_inside, "active", False):
         kernel(*args, 0, n_tasks)
         return
     bounds = [n_tasks * i // pieces for i in range(pieces + 1)]
     futures = [_pool(threads).submit(kernel, *args, lo, hi)
                for lo, hi in zip(bounds[:-1], bounds[1:])]
-    for future in futures:
-        future.result()
+    try:
+        for future in futures:
+            future.result()
+    except BaseException:
+        # Ctrl-C, or a kernel that could not run: pieces not yet started are
+        # dropped, so the pool is free for the next call.
+        for future in futures:
+            future.cancel()
+        raise

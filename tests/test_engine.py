@@ -133,9 +133,38 @@ def test_a_run_that_raises_fails_alone():
     def grad(x, out):
         out[0] = -1.0 / (x[0] * x[0]) + 2.0 * x[0]
 
-    res = fg.minimize(fg.Problem(f, grad, dim=1), x0=[1.0, 0.0, 2.0], lr=1e-3, epochs=5)
+    with pytest.warns(UserWarning, match="x=\\[0"):   # the probe saw the bad start point
+        res = fg.minimize(fg.Problem(f, grad, dim=1), x0=[1.0, 0.0, 2.0], lr=1e-3, epochs=5)
     assert [fg.Status(s).name for s in res.status] == ["MAX_EPOCHS", "FAILED", "MAX_EPOCHS"]
     # It stopped where its gradient raised, before any update.
     assert res.x[1, 0] == 0.0 and res.nit[1] == 0 and not res.success[1]
     alone = fg.minimize(fg.Problem(f, grad, dim=1), x0=[1.0, 2.0], lr=1e-3, epochs=5)
     np.testing.assert_array_equal(res.x[[0, 2]], alone.x)
+
+
+def test_a_run_failing_at_its_start_value_has_defined_summaries():
+    # f raises at x = 0 (its start): FAILED before any update, summaries of "no
+    # value", and the other runs' summaries untouched, for any chunking.
+    @numba.njit
+    def f(x):
+        return 1.0 / x[0] + x[0] * x[0]
+
+    @numba.njit
+    def grad(x, out):
+        out[0] = 2.0 * x[0] - 1.0 / (x[0] * x[0])
+
+    x0 = np.array([1.0, 0.0, 2.0] * 3000)
+    runs = []
+    for chunk in (9000, 64):
+        with pytest.warns(UserWarning):
+            runs.append(fg.minimize(fg.Problem(f, grad, dim=1), x0=x0, lr=1e-3, epochs=30,
+                                    xtol=1e-12, summary=True, chunk_size=chunk))
+    for res in runs:
+        failed = res.status == fg.Status.FAILED
+        assert np.array_equal(failed, x0 == 0.0)
+        assert np.all(res.summary["epoch_best"][failed] == -1)
+        assert np.all(np.isnan(res.summary["fun_best"][failed]))
+        assert np.all(res.summary["loss_ratio_sum"][failed] == 30 * 1e6)
+        assert np.all(np.isfinite(res.summary["fun_best"][~failed]))
+    for name in ("x", "nit", "status"):
+        np.testing.assert_array_equal(getattr(runs[0], name), getattr(runs[1], name))
