@@ -1,4 +1,5 @@
-"""The command line: ``fastgd demo`` and ``fastgd sweep`` (also ``python -m fastgd``).
+"""The command line: ``fastgd demo``, ``fastgd sweep`` and ``fastgd trainability``
+(also ``python -m fastgd``).
 
 Bad arguments, including those fastgd itself rejects, print one line on
 stderr and exit with status 2; no traceback.
@@ -101,6 +102,9 @@ def parser():
                       help="folder for the figures (default: ./fastgd-demo)")
     demo.add_argument("--quick", action="store_true",
                       help="small batches: a smoke test in a few seconds")
+
+    from ._trainability_cli import add_parser as add_trainability
+    add_trainability(sub, values)
 
     sw = sub.add_parser(
         "sweep", help="sweep start points and hyper-parameters of a built-in problem",
@@ -240,7 +244,9 @@ def main(argv=None):
     """
     p = parser()
     args = p.parse_args(_glue_negatives(sys.argv[1:] if argv is None else argv))
-    command = {"demo": _demo, "sweep": _sweep}[args.command]
+    from . import _trainability_cli
+    command = {"demo": _demo, "sweep": _sweep, "trainability": _trainability_cli.run}[
+        args.command]
     try:
         return command(args)
     except (ValueError, TypeError) as err:

@@ -209,3 +209,19 @@ def test_out_resumes_and_executor(small_net, tmp_path):
     with ThreadPoolExecutor(2) as pool:
         pooled = tr.trainability_map(small_net, lr=lr, epochs=15, chunk_size=8, executor=pool)
     assert np.array_equal(pooled.values, whole.values)
+
+
+def test_command_line(tmp_path, capsys):
+    from fastgd.cli import main
+    png, npz = tmp_path / "map.png", tmp_path / "map.npz"
+    assert main(["trainability", "--width", "3", "--epochs", "20", "--lr0", "0.1:1e3:12:log",
+                 "--lr1", "0.1:1e3:10:log", "--plot", str(png), "--out", str(npz)]) == 0
+    out = capsys.readouterr().out
+    assert "120 runs (12 x 10 rates), 20 steps" in out and "converged:" in out
+    saved = np.load(npz)
+    assert saved["values"].shape == (12, 10) and png.stat().st_size > 0
+    want = tr.trainability_map(tr.notebook_network(width=3), epochs=20,
+                               lr={"layer_0": saved["lr_layer_0"], "layer_1": saved["lr_layer_1"]})
+    assert np.array_equal(saved["values"], want.values)
+    assert main(["trainability", "--lr0", "0.5"]) == 2
+    assert "--lr0 needs a list of rates" in capsys.readouterr().err
