@@ -494,7 +494,10 @@ def trainability_map(problem, lr, *, epochs=100, x0=None, max_value=MAX_VALUE, t
 def notebook_network(width=8, depth=2, activation="tanh", data_ratio=1.0, seed=0):
     """The network of Sohl-Dickstein's notebook, with its data: `mlp` without biases,
     mean-field, ``width`` inputs, one output, as many standard-normal data points
-    as ``data_ratio`` times the number of parameters, random normal targets.
+    as ``data_ratio`` times the number of parameters (times ``width`` for the
+    identity, as the notebook does: a deep linear network fits no more), random
+    normal targets.  Its data and initial weights are drawn with NumPy, not with
+    the notebook's JAX generator, so its maps are of the same kind, not the same.
 
     Parameters
     ----------
@@ -515,7 +518,7 @@ def notebook_network(width=8, depth=2, activation="tanh", data_ratio=1.0, seed=0
     width = check.integer(width, "width", low=1)
     depth = check.integer(depth, "depth", low=1)
     n_params = width * width * (depth - 1) + width
-    n = max(1, int(n_params * data_ratio))
+    n = max(1, int((width if activation == "identity" else n_params) * data_ratio))
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((n, width))
     y = rng.standard_normal(n)
