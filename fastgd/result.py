@@ -1,6 +1,7 @@
 """What a batch of runs returns, and the answers drawn from it: best run, minima."""
 
 import enum
+import json
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -467,12 +468,21 @@ class Result:
     def _start_columns(self):
         """The start point per run, by column name, when ``x0`` is not a swept dim."""
         x0 = self.params.get("x0")
-        if "x0" in self.coords or not isinstance(x0, np.ndarray):
+        if self._x0_is_coordinate() or not isinstance(x0, np.ndarray):
             return {}
         flat = x0.reshape(self.size, -1)
         if flat.shape[1] == 1:
             return {"x0": flat[:, 0]}
         return {f"x0_{j}": flat[:, j] for j in range(flat.shape[1])}
+
+    def _x0_is_coordinate(self):
+        """Whether the start points are the coordinate of a dim ``x0`` (a list of
+        points swept), rather than a separate per-run array."""
+        values = self.coords.get("x0")
+        if values is None:
+            return False
+        values = np.asarray(values)
+        return values.shape[1:] == (() if self.x.shape[-1] == 1 else self.x.shape[-1:])
 
     def _settings(self):
         """The scalar settings (``optimizer``, ``epochs``, tolerances...)."""
@@ -535,7 +545,9 @@ class Result:
         point-valued dim (``x0`` of a 2-D problem, a `fastgd.sample`) gets an
         integer index as its coordinate and the points as a ``<dim>_points``
         coordinate.  A start point that is not a swept dim is the variable
-        ``x0``; the per-run hyper-parameters are variables too.  ``status``
+        ``x0``; the per-run hyper-parameters are variables too.  A variable
+        whose name is also a dim's (``x`` for ``fg.grid(x=..., y=...)``) is
+        named ``result_<name>``.  ``status``
         holds the `Status` names (``'converged'``, ``'max_epochs'``,
         ``'diverged'``), as in `to_pandas`.  The scalar settings are
         attributes; a setting that is off (None) is left out, and a bool is
@@ -569,19 +581,90 @@ class Result:
                 "nit": (dims, self.nit), "status": (dims, names[self.status]),
                 "success": (dims, self.success)}
         x0 = self.params.get("x0")
-        if "x0" not in self.coords and isinstance(x0, np.ndarray):
+        if isinstance(x0, np.ndarray) and not self._x0_is_coordinate():
             data["x0"] = (dims + ("component",), x0)
         for name, value in self.params.items():
             if isinstance(value, np.ndarray) and value.shape == self.shape \
                     and name not in self.coords:
                 data[name] = (dims, np.asarray(value))
+        # A variable whose name a dim has taken (a grid axis called x) is result_<name>.
+        data = {(f"result_{k}" if k in dims else k): v for k, v in data.items()}
         attrs = {"problem": self.problem}
         for k, v in self._settings().items():
             if isinstance(v, (bool, np.bool_)):
                 attrs[k] = int(v)
             elif v is not None:
                 attrs[k] = v
+        # What `from_xarray` needs to rebuild the Result exactly, as one text attribute.
+        attrs["fastgd"] = json.dumps({
+            "dims": list(dims),
+            "per_run": [k for k, v in self.params.items() if isinstance(v, np.ndarray)],
+            "renamed": [k for k in ("x", "fun", "nit", "status", "success", "x0") if k in dims],
+            "settings": {k: v.item() if isinstance(v, np.generic) else v
+                         for k, v in self._settings().items()}})
         return xr.Dataset(data, coords=coords, attrs=attrs)
+
+    @classmethod
+    def from_xarray(cls, ds):
+        """The `Result` a `to_xarray` dataset (read back from NetCDF, say) was made from.
+
+        Equal to the original field by field (``nit`` as int64, ``status`` as
+        codes, the per-run arguments as broadcast views, the settings with None
+        for those that are off); recorded trajectories are not part of the
+        dataset.
+
+        Examples
+        --------
+        >>> import numpy as np, fastgd as fg
+        >>> res = fg.sweep(fg.problems.quartic, x0=[-2.0, 2.0], lr=[0.01, 0.02], epochs=50)
+        >>> back = fg.Result.from_xarray(res.to_xarray())
+        >>> back.dims, np.array_equal(back.fun, res.fun), back.params["gtol"]
+        (('x0', 'lr'), True, None)
+        """
+        if "fastgd" not in ds.attrs:
+            raise ValueError("ds was not made by Result.to_xarray (no 'fastgd' attribute)")
+        meta = json.loads(ds.attrs["fastgd"])
+        dims = tuple(meta["dims"])
+        shape = tuple(ds.sizes[d] for d in dims)
+        coords = {}
+        for d in dims:
+            if f"{d}_points" in ds.coords:
+                coords[d] = ds[f"{d}_points"].values
+            elif d in ds.coords:
+                coords[d] = ds[d].values
+
+        renamed = set(meta.get("renamed", ()))
+
+        def values(name, *extra):
+            name = f"result_{name}" if name in renamed else name
+            return ds[name].transpose(*dims, *extra).values
+
+        def stored(name):
+            return (f"result_{name}" if name in renamed else name) in ds.data_vars
+
+        codes = {s.name.lower(): int(s) for s in Status}
+        labels = values("status").astype(str)
+        status = np.zeros(shape, np.int8)
+        for name, code in codes.items():
+            status[labels == name] = code
+        params = {}
+        for name in meta["per_run"]:
+            point = ("component",) if name == "x0" else ()
+            if stored(name):
+                value = values(name, *point)
+            else:  # a swept argument: its values along its own dim
+                along = np.asarray(coords[name])
+                if point and along.ndim == 1:
+                    along = along[:, None]
+                axes = [1] * len(dims)
+                axes[dims.index(name)] = along.shape[0]
+                value = along.reshape(tuple(axes) + along.shape[1:])
+            params[name] = np.broadcast_to(value, shape + np.shape(value)[len(dims):])
+        params.update(meta["settings"])
+        return cls(x=values("x", "component"), fun=values("fun"),
+                   nit=values("nit").astype(np.int64), status=status,
+                   success=values("success").astype(bool), dims=dims, coords=coords,
+                   params=params, problem=str(ds.attrs["problem"]))
 
     def __repr__(self):
         counts = ", ".join(f"{k}={v}" for k, v in self.counts().items())

@@ -302,3 +302,52 @@ def test_to_xarray_round_trips_through_netcdf(tmp_path):
     names = np.array([st.name.lower() for st in fg.Status])
     np.testing.assert_array_equal(back["status"].values.astype(str), names[res.status])
     assert back.attrs["gtol"] == 1e-3 and back.attrs["schedule"] == "step_decay"
+
+
+def assert_same_result(a, b):
+    assert a.dims == b.dims and a.problem == b.problem and a.shape == b.shape
+    for name in ("x", "fun", "nit", "status", "success"):
+        got, want = getattr(b, name), getattr(a, name)
+        assert got.dtype == want.dtype
+        np.testing.assert_array_equal(got, want)
+    assert set(a.coords) == set(b.coords)
+    for d in a.coords:
+        np.testing.assert_array_equal(b.coords[d], a.coords[d])
+    assert list(a.params) == list(b.params)
+    for k, v in a.params.items():
+        if isinstance(v, np.ndarray):
+            assert b.params[k].shape == v.shape
+            np.testing.assert_array_equal(b.params[k], v)
+        else:
+            assert b.params[k] == v and type(b.params[k]) is type(v)
+
+
+@pytest.mark.parametrize("case", ["sample", "fixed", "grid", "lists"])
+def test_result_round_trips_through_netcdf(tmp_path, case):
+    xr = pytest.importorskip("xarray")
+    pytest.importorskip("scipy")
+    if case == "sample":
+        res = fg.sweep(P.himmelblau, x0=fg.sample(8, [-3, -3], [3, 3], method="lhs"),
+                       lr=[1e-3, 0.1], epochs=30, schedule=fg.step_decay(10, [1.0, 0.5]))
+    elif case == "fixed":
+        res = fg.minimize(P.saddle, x0=[1.0, -1.0], lr=[1e-3, 1e-2], epochs=10, gtol=1e-3)
+    elif case == "grid":
+        res = fg.sweep(P.saddle, x0=fg.grid(x=[0.0, 1.0], y=[-1.0, 0.0, 1.0]),
+                       lr=[1e-3, 2e-3], epochs=10, optimizer="adam")
+    else:
+        res = fg.sweep(P.quartic, x0=[-2.0, 0.5, 2.0], lr=[0.01, 0.3], epochs=40, xtol=1e-9)
+    res.to_xarray().to_netcdf(tmp_path / "r.nc", engine="scipy")
+    with xr.open_dataset(tmp_path / "r.nc", engine="scipy") as ds:
+        back = fg.Result.from_xarray(ds.load())
+    assert_same_result(res, back)
+
+
+def test_grid_axes_named_like_outputs_keep_both_in_xarray():
+    res = fg.sweep(P.saddle, x0=fg.grid(x0=[0.0, 1.0], x=[-1.0, 1.0, 2.0]), lr=1e-3, epochs=5)
+    ds = res.to_xarray()
+    np.testing.assert_array_equal(ds["x"].values, [-1.0, 1.0, 2.0])          # the dim
+    np.testing.assert_array_equal(ds["result_x"].values, res.x)             # the final points
+    np.testing.assert_array_equal(ds["result_x0"].values, res.params["x0"])  # the starts
+    assert_same_result(res, fg.Result.from_xarray(ds))
+    df = res.to_pandas()
+    assert df["x0_1"].tolist() == [-1.0, 1.0, 2.0, -1.0, 1.0, 2.0]
