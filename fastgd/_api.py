@@ -187,7 +187,8 @@ class _Task:
         variant = _codegen.Variant(
             optimizer, schedule=sched_kind, scheduled=self.schedule is not None,
             data=self.problem.n_data > 0, refill=xtol + ftol + gtol > 0.0, gtol=gtol > 0.0,
-            grouped=grouped, summary=summary)
+            grouped=grouped, summary=summary, record=self.record.size > 0,
+            can_fail=self.problem._builtin is None)
         kernel = _codegen.descend_kernel(variant, self.problem._source,
                                          self.problem.groups if grouped else None)
         if grouped:

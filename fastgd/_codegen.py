@@ -458,6 +458,8 @@ class Variant:
     gtol: bool = False                  # gtol is set (the gradient is screened)
     grouped: bool = False               # a rate per parameter group of the problem
     summary: bool = False               # per-run summaries of f, every epoch
+    record: bool = False                # some runs' trajectories are recorded
+    can_fail: bool = False              # a user's functions, which may raise
 
     def header(self, dim, fused, opt):
         flags = {
@@ -465,6 +467,7 @@ class Variant:
             "SCHEDULE": int(self.schedule), "SCHEDULED": self.scheduled,
             "STEP": self.scheduled and self.schedule == _kernels.STEP_DECAY,
             "REFILL": self.refill or self.gtol, "GTOL": self.gtol, "SUMMARY": self.summary,
+            "RECORD": self.record, "CAN_FAIL": self.can_fail,
             "N_STATE": len(opt.state), "N_LANE": len(opt.lane_state),
         }
         return [f"{name} = {value!r}" for name, value in flags.items()]

@@ -24,6 +24,12 @@ what the stubs in the prelude stand for in one call:
     gradient is screened before each update (the block path, not the fused one).
 ``SUMMARY``
     Per-run summaries of f are folded in every epoch (`Result.summary`).
+``RECORD``
+    Some runs' trajectories are recorded.
+``CAN_FAIL``
+    The problem's functions are a user's and may raise (their adapters set the
+    lanes' ``fail`` flags): the runs that raised end FAILED.  Built-in and
+    formula problems never do, and their kernels leave this code out.
 ``N_STATE``, ``N_LANE``
     The optimiser's state per coordinate (velocity, moments) and per lane
     (running products such as Adam's beta1**t, which start at one).
@@ -65,6 +71,8 @@ STEP = False
 REFILL = False
 GTOL = False
 SUMMARY = False
+RECORD = False
+CAN_FAIL = False
 N_STATE = 0
 N_LANE = 0
 
@@ -288,7 +296,7 @@ def _task(first, end, grad, fun, x0, lr, groups, hyper, schedule, epochs, xtol, 
     """
     dim = DIM if DIM > 0 else x0.shape[1]
     w = min(LANES, end - first)
-    recording = rec_runs.shape[0] > 0
+    recording = RECORD and rec_runs.shape[0] > 0
     want_f = ftol > 0.0 or recording or SUMMARY
     X = np.empty((dim, w))
     G = np.empty((dim, w))
@@ -370,7 +378,7 @@ def _task(first, end, grad, fun, x0, lr, groups, hyper, schedule, epochs, xtol, 
             # Epoch 0 of newly loaded runs: f at the start point.
             if want_f:
                 fun(X, data, all_rows, F, fail)
-                if _any(fail):
+                if CAN_FAIL and _any(fail):
                     pending += _fail_lanes(X, S, x0, fail, epoch, not every_lane, x_out, nit,
                                            status, alive, rate, lane_run, lane_epoch, False)
             for c in range(w):
@@ -438,13 +446,13 @@ def _task(first, end, grad, fun, x0, lr, groups, hyper, schedule, epochs, xtol, 
                     # the data: free in full batch, one extra call in mini-batch.
                     if minibatch and b == 0:
                         grad(X, data, all_rows, G, fail)
-                        if _any(fail):
+                        if CAN_FAIL and _any(fail):
                             events += _fail_lanes(X, S, x0, fail, epoch, not every_lane, x_out, nit,
                                                   status, alive, rate, lane_run, lane_epoch, True)
                         events += _check_gtol(X, G, S, x0, gtol, step, x_out, nit, status,
                                               alive, rate, lane_run, lane_epoch)
                 grad(X, data, rows, G, fail)
-                if _any(fail):
+                if CAN_FAIL and _any(fail):
                     events += _fail_lanes(X, S, x0, fail, epoch, not every_lane, x_out, nit,
                                           status, alive, rate, lane_run, lane_epoch, True)
                 if GTOL:
@@ -454,7 +462,7 @@ def _task(first, end, grad, fun, x0, lr, groups, hyper, schedule, epochs, xtol, 
                 _update_block(X, G, S, Q, H, rate, groups)
             if want_f:
                 fun(X, data, all_rows, F, fail)
-                if _any(fail):
+                if CAN_FAIL and _any(fail):
                     events += _fail_lanes(X, S, x0, fail, epoch, not every_lane, x_out, nit,
                                           status, alive, rate, lane_run, lane_epoch, False)
             for d in range(dim):
