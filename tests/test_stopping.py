@@ -40,7 +40,7 @@ def test_runs_stop_independently():
         one = fg.minimize(fg.problems.exp_quadratic, x0=x0[i], lr=lr[i], epochs=500,
                           xtol=1e-9)
         assert (one.x[0], one.nit, one.status) == (res.x[i], res.nit[i], res.status[i])
-    assert res.counts() == {"converged": 2, "max_epochs": 1, "diverged": 1}
+    assert res.counts() == {"converged": 2, "max_epochs": 1, "diverged": 1, "failed": 0}
 
 
 def test_divergence_is_marked_with_its_epoch():
