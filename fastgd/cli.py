@@ -238,7 +238,7 @@ def main(argv=None):
     >>> main(["sweep", "quartic", "--x0", "-2:2:3", "--lr", "0.01", "--epochs", "50"])
     ... # doctest: +ELLIPSIS
     quartic: 3 runs (x0: 3), 50 epochs, gd, ...
-    converged 0, max_epochs 3, diverged 0
+    converged 0, max_epochs 3, diverged 0, failed 0
     best: f=0.493359 at x=[-1.672982] (x0=-2)
     0
     """
