@@ -512,6 +512,23 @@ def problem_functions(problem):
 
 
 @functools.lru_cache(maxsize=None)
+def package_kernel(module_name, function_name, signature_name, parallel=False):
+    """A kernel written as a plain function in a package module, compiled with the
+    signature named ``signature_name`` of that module in a generated module of its
+    own, so that Numba's cache of it lives under `cache_dir` (never in the
+    installed package)."""
+    import importlib
+    module = importlib.import_module(module_name)
+    fn = getattr(module, function_name)
+    source = textwrap.dedent(inspect.getsource(fn))
+    lines = [_header(f"{module_name}.{function_name}"), *_globals_needed(fn),
+             f"from {module_name} import {signature_name} as _SIGNATURE", "", source,
+             f"{function_name} = jit(_SIGNATURE, parallel={parallel}, cache=True)"
+             f"({function_name})", ""]
+    return getattr(_load_module(function_name, "\n".join(lines)), function_name)
+
+
+@functools.lru_cache(maxsize=None)
 def tool(name):
     """One of the small kernels of `fastgd._kernels.TOOLS` (evaluate, gradient, rates)."""
     lines = [_header("tools")]

@@ -31,6 +31,7 @@ import dataclasses
 import numpy as np
 from numba import prange, types
 
+from . import _codegen
 from . import _validate as check
 from ._config import LANES, jit
 from .networks import VALGRAD_SIG
@@ -358,13 +359,12 @@ _f8_2d = types.float64[:, ::1]
 # so the kernel is compiled once and cached on disk.
 _DESCEND_RECORDING_SIG = types.void(types.FunctionType(VALGRAD_SIG), _f8_2d, _f8_2d,
                                     types.int64[::1], _f8_2d, _f8_2d)
-_kernel = []
 
 
 def _map_kernel():
-    if not _kernel:
-        _kernel.append(jit(_DESCEND_RECORDING_SIG, parallel=True)(_descend_recording))
-    return _kernel[0]
+    # Compiled in a generated module, so that it is cached outside the package.
+    return _codegen.package_kernel(__name__, "_descend_recording",
+                                   "_DESCEND_RECORDING_SIG", parallel=True)
 
 
 def _rate_grid(problem, lr):
