@@ -590,7 +590,11 @@ def minimize(problem, x0, *, lr, epochs, optimizer="gd", momentum=None, beta1=No
         computed again.
     progress : bool, optional
         A progress line on stderr (runs done, rate, time left) for work longer
-        than a second.  Default: when stderr is a terminal.
+        than a second; in Jupyter, tqdm's bar if tqdm is installed.  It moves
+        about every half second whatever ``chunk_size`` is (a chunk is computed
+        in pieces sized from the measured speed, which is also how soon Ctrl-C
+        stops the call); with an ``executor``, once per finished chunk.
+        Default: when stderr is a terminal, or inside Jupyter.
 
     Returns
     -------

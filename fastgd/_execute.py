@@ -1,10 +1,14 @@
 """Chunked execution: a batch run in pieces, locally or on an executor, resumable on disk.
 
 A batch of ``size`` runs is cut into chunks of consecutive flat run indices.
-Each chunk is one kernel call (``task(start, stop)``, a picklable callable) and
-its outputs are written into the result at its own place, so the order in
-which chunks finish does not matter and nothing depends on the chunking:
-every run is computed from its own inputs and its global index alone.
+Each chunk's outputs are written into the result at its own place, so the
+order in which chunks finish does not matter and nothing depends on the
+chunking: every run is computed from its own inputs and its global index
+alone.  Locally, a chunk is computed as consecutive *pieces* (each one call of
+``task(start, stop)``, a picklable callable), sized from the measured
+throughput to take about `PIECE_SECONDS`: that is how often the progress line
+moves and how soon Ctrl-C is honoured, whatever the chunk size.  On an
+executor a chunk is one call, made in a worker.
 """
 
 import concurrent.futures
@@ -24,6 +28,21 @@ from ._identity import feed_bytes
 #: while each kernel call still has thousands of blocks for the threads.
 CHUNK_SIZE = 1 << 20
 
+#: Seconds of work per kernel call within a chunk.  Python sees Ctrl-C and the
+#: progress line is redrawn only between calls; half a second keeps both prompt
+#: while the per-call overhead (tens of microseconds) stays negligible.
+PIECE_SECONDS = 0.5
+
+#: Runs in the first piece, before any throughput is known: a few blocks of 64
+#: lanes, so that even runs costing milliseconds each report within a second.
+FIRST_PIECE = 256
+
+#: Pieces are whole blocks of lanes (fastgd._config.LANES) where possible, and
+#: grow at most this much from one to the next, so that one fast piece (say,
+#: runs that all stopped early) cannot make the next one take minutes.
+_PIECE_QUANTUM = 64
+_MAX_GROWTH = 8
+
 
 def chunk_bounds(size, chunk_size):
     return [(start, min(start + chunk_size, size)) for start in range(0, size, chunk_size)]
@@ -42,16 +61,33 @@ def execute(task, size, chunk_size, on_chunk, *, executor=None, store=None, prog
         else:
             todo.append(index)
 
-    def finish(index, out):
+    def finish(index, out, counted=False):
         if store is not None:
             store.save(index, out)
         on_chunk(*bounds[index], out)
-        bar.update(bounds[index][1] - bounds[index][0])
+        if not counted:
+            bar.update(bounds[index][1] - bounds[index][0])
+
+    def piece_done(start, stop, out):
+        on_chunk(start, stop, out)
+        bar.update(stop - start)
 
     try:
         if executor is None:
+            pacer = Pacer()
             for index in todo:
-                finish(index, task(*bounds[index]))
+                if store is None:
+                    # Each piece goes straight to its place in the result: no
+                    # chunk-sized copy is ever assembled.
+                    run_in_pieces(task, *bounds[index], pacer, piece_done)
+                else:
+                    pieces = []
+
+                    def piece_kept(start, stop, out, pieces=pieces):
+                        pieces.append(out)
+                        bar.update(stop - start)
+                    run_in_pieces(task, *bounds[index], pacer, piece_kept)
+                    finish(index, join_pieces(pieces), counted=True)
         else:
             client = _dask_client(executor)
             if client is not None:
@@ -80,6 +116,55 @@ def execute(task, size, chunk_size, on_chunk, *, executor=None, store=None, prog
                     future.cancel()
     finally:
         bar.close()
+
+
+class Pacer:
+    """Sizes of consecutive pieces, each meant to take about `PIECE_SECONDS`.
+
+    The next size follows the throughput of the last piece; it starts at
+    `FIRST_PIECE` and carries over from one chunk to the next.
+    """
+
+    def __init__(self, seconds=None, first=None):
+        self.seconds = PIECE_SECONDS if seconds is None else seconds
+        self.size = FIRST_PIECE if first is None else first
+
+    def measured(self, runs, seconds):
+        if seconds <= 0:
+            want = runs * _MAX_GROWTH
+        else:
+            want = runs * self.seconds / seconds
+        want = min(want, runs * _MAX_GROWTH)
+        self.size = max(_PIECE_QUANTUM, int(want) // _PIECE_QUANTUM * _PIECE_QUANTUM)
+
+
+def run_in_pieces(task, start, stop, pacer, on_piece):
+    """Compute runs ``[start, stop)`` as consecutive calls ``task(a, b)``, each
+    handed to ``on_piece(a, b, out)`` as it finishes.
+
+    Runs are independent and each is keyed by its global index, so the pieces
+    together are the one call's output, bit for bit.  A piece is at most an
+    eighth of the range (unless the first covers it all), so that the outputs
+    of one piece, trajectories included, stay small beside the result.
+    """
+    at = start
+    most = max(_PIECE_QUANTUM, (stop - start) // 8)
+    while at < stop:
+        end = min(stop, at + (pacer.size if at == start else min(pacer.size, most)))
+        began = time.perf_counter()
+        out = task(at, end)
+        pacer.measured(end - at, time.perf_counter() - began)
+        on_piece(at, end, out)
+        del out   # not alive beside the next piece's
+        at = end
+
+
+def join_pieces(pieces):
+    """Consecutive pieces' outputs as one: every output is per run along axis 0
+    (recorded paths per recorded run, and those are sorted)."""
+    if len(pieces) == 1:
+        return pieces[0]
+    return {name: np.concatenate([p[name] for p in pieces]) for name in pieces[0]}
 
 
 #: Seconds a Dask cluster may have no worker, before a sweep or while chunks
@@ -308,26 +393,62 @@ def _atomic_write(file, data):
     os.replace(tmp, file)
 
 
+def in_notebook():
+    """True inside a Jupyter kernel (where stderr is not a terminal but is shown)."""
+    if "ipykernel" not in sys.modules:
+        return False
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and hasattr(shell, "kernel")
+
+
 class Progress:
-    """Runs done, rate and time left on stderr, for work longer than a second.
+    """Runs done, rate and time left, for work longer than a second.
 
     ``enabled``: True always (once a second has passed), False never, None
-    when stderr is a terminal.  Built in rather than a dependency: one line of
-    text is all it draws.
+    when stderr is a terminal or inside Jupyter.  In Jupyter the bar is
+    tqdm's notebook widget when tqdm is installed; elsewhere one line of text
+    on stderr, redrawn in place.
     """
 
     def __init__(self, total, enabled=None):
         self.total = total
         self.done = 0
-        self.enabled = sys.stderr.isatty() if enabled is None else bool(enabled)
+        notebook = in_notebook()
+        if enabled is None:
+            enabled = sys.stderr.isatty() or notebook
+        self.enabled = bool(enabled)
         self.start = self.last = time.perf_counter()
         self.shown = False
+        self.bar = None
+        self._use_tqdm = notebook
+
+    def _tqdm(self):
+        if self.bar is None:
+            from tqdm.auto import tqdm
+            self.bar = tqdm(total=self.total, unit="runs", desc="fastgd", unit_scale=True,
+                            initial=self.done)
+        return self.bar
 
     def update(self, n):
         self.done += n
         now = time.perf_counter()
-        if self.enabled and now - self.start > 1.0 and (now - self.last > 0.2 or
-                                                        self.done == self.total):
+        if not self.enabled or now - self.start <= 1.0:
+            return
+        if self._use_tqdm:
+            try:
+                bar = self._tqdm()
+            except ImportError:
+                self._use_tqdm = False
+            else:
+                bar.n = self.done
+                bar.refresh()
+                self.shown = True
+                return
+        if now - self.last > 0.2 or self.done == self.total:
             self.last = now
             rate = self.done / (now - self.start)
             left = (self.total - self.done) / rate if rate > 0 else float("inf")
@@ -338,6 +459,28 @@ class Progress:
             self.shown = True
 
     def close(self):
-        if self.shown:
+        if self.bar is not None:
+            self.bar.close()
+        elif self.shown:
             sys.stderr.write("\n")
             sys.stderr.flush()
+
+
+_compiles_noted = set()
+
+
+def note_compile(what):
+    """Say on stderr, once per ``what`` per process, that a compile is starting.
+
+    Called by the kernel loader just before Numba compiles something that is
+    not in its on-disk cache, so that a first call's tens of seconds are not
+    silent.  ``what`` names it, e.g. ``"quartic/gd"``.  Set the environment
+    variable ``FASTGD_QUIET=1`` to silence it.
+    """
+    if what in _compiles_noted:
+        return
+    _compiles_noted.add(what)
+    if os.environ.get("FASTGD_QUIET", "0") not in ("", "0"):
+        return
+    sys.stderr.write(f"fastgd: compiling the kernel for {what}, once (cached afterwards)\n")
+    sys.stderr.flush()

@@ -22,3 +22,14 @@ def assert_path_close(actual, expected, rtol=RTOL):
 # The golden files' generator needs PyTorch, which CI does not install; it is run by
 # hand (see its docstring), never collected (--doctest-modules would import it).
 collect_ignore = ["golden/make_golden.py"]
+
+
+def subprocess_env(**extra):
+    """Environment for a `python -m fastgd` / `python -c` subprocess that imports the
+    same fastgd as this test process, whatever its working directory."""
+    import os
+    from pathlib import Path
+    root = str(Path(fg.__file__).parents[1])
+    path = os.environ.get("PYTHONPATH")
+    return dict(os.environ, MPLBACKEND="Agg",
+                PYTHONPATH=root if not path else root + os.pathsep + path, **extra)

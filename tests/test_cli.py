@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 
 import fastgd as fg
+from tests.conftest import subprocess_env
 
 
 def fastgd(*args, cwd=None):
-    env = dict(os.environ, MPLBACKEND="Agg")
     return subprocess.run([sys.executable, "-m", "fastgd", *args], capture_output=True,
-                          text=True, cwd=cwd, env=env, timeout=300)
+                          text=True, cwd=cwd, env=subprocess_env(), timeout=300)
 
 
 def test_demo_quick_writes_its_figures(tmp_path):
