@@ -101,13 +101,13 @@ def workload(name, size):
         x, y = _grid(n1, n2, np.linspace(-3.0, 3.0, n1), np.linspace(-3.0, 3.0, n2))
         x0 = np.stack([x, y], axis=1)
         return Workload(name, x.size, ep, ep, x0, np.full(x.size, 1e-3), s["ref"], {},
-                        note="2-D, starts on a grid over [-3, 3]^2, lr = 0.001 (the seed's)")
+                        note="2-D, starts on a grid over [-3, 3]^2, lr = 0.001 (the tutorial's)")
     if name in ("fit_full", "fit_minibatch"):
         runs, ep = s["fit"]
         rng = np.random.default_rng(1)
         x0 = np.stack([rng.uniform(1.1, 1.3, runs), rng.uniform(1.0, 4.0, runs),
                        rng.uniform(2.0, 6.0, runs)], axis=1)
-        # The seed's lr = 1e-3 sends ~3 % of shuffled mini-batch runs to infinity from
+        # The tutorial's lr = 1e-3 sends ~3 % of shuffled mini-batch runs to infinity from
         # these starts; 5e-4 keeps every run finite, so no run stops early.
         lr = np.full(runs, 5e-4)
         if name == "fit_full":

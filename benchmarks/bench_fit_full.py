@@ -1,4 +1,4 @@
-"""Workload 5a. the seed's curve fit, 100 points, full batch.
+"""Workload 5a. the tutorial's curve fit, 100 points, full batch.
 
 Every implementation of `_workloads.IMPLS` side by side, each checked against fastgd.
 """

@@ -1,4 +1,4 @@
-"""Workload 5b. the seed's curve fit, mini-batches of 10, shuffled.
+"""Workload 5b. the tutorial's curve fit, mini-batches of 10, shuffled.
 
 Every implementation of `_workloads.IMPLS` side by side, each checked against fastgd.
 """

@@ -540,7 +540,7 @@ def minimize(problem, x0, *, lr, epochs, optimizer="gd", momentum=None, beta1=No
     shuffle : bool, default True
         Mini-batches only: reshuffle the data order every epoch, per run, from
         ``seed`` (a pure function of seed, run index and epoch, so results do
-        not depend on threads).  False keeps the data's order, as the seed does.
+        not depend on threads).  False keeps the data's order, as the tutorial does.
     seed : int, default 0
         Seed of the shuffles.
     xtol, ftol, gtol : float, optional
@@ -620,7 +620,7 @@ def minimize(problem, x0, *, lr, epochs, optimizer="gd", momentum=None, beta1=No
 
     Examples
     --------
-    The seed's first example, and the learning-rate question for three rates:
+    The tutorial's first example, and the learning-rate question for three rates:
 
     >>> import numpy as np, fastgd as fg
     >>> res = fg.minimize(fg.problems.exp_quadratic, x0=-3.0, lr=0.1, epochs=100)

@@ -23,8 +23,8 @@ import numpy as np
 
 from .result import Result, Status
 
-# The windows the seed draws its built-in problems in.
-_SEED_WINDOWS = {
+# The windows the tutorial draws its built-in problems in.
+_TUTORIAL_WINDOWS = {
     "exp_quadratic": ((-4.0, 4.0),),
     "quartic": ((-2.5, 2.5),),
     "saddle": ((-3.0, 3.0), (-3.0, 3.0)),
@@ -146,8 +146,8 @@ def run_label(result, run, n_data=None):
 
 
 def _window(problem, paths, result, runs, use_seed=True):
-    """Per-axis (lo, hi): the seed's window, grown to hold non-diverged paths."""
-    seed = _SEED_WINDOWS.get(problem.name) if use_seed else None
+    """Per-axis (lo, hi): the tutorial's window, grown to hold non-diverged paths."""
+    seed = _TUTORIAL_WINDOWS.get(problem.name) if use_seed else None
     seed_lo = np.array([w[0] for w in seed]) if seed else np.full(problem.dim, np.inf)
     seed_hi = np.array([w[1] for w in seed]) if seed else np.full(problem.dim, -np.inf)
     lo, hi = seed_lo.copy(), seed_hi.copy()
@@ -180,7 +180,7 @@ def _curve(problem, ax, lo, hi, **style):
 
 
 def _number_points(ax, xs, ys, every, colour, placed=None):
-    """Number every ``every``-th point by its epoch, as the seed does, leaving
+    """Number every ``every``-th point by its epoch, as the tutorial does, leaving
     out a number that would overlap one already placed (``placed``: positions
     in axes fractions, shared between runs), such as those of a run that has
     settled.  Numbers sit just above and right of their point."""
@@ -223,11 +223,11 @@ def paths_1d(problem, result, runs=None, ax=None, annotate=True, xlim=None):
         Flat indices or index tuples; default: the first 10 recorded runs.
     ax : matplotlib Axes, optional
     annotate : bool or int, default True
-        Number every point by its epoch (0 = the start) as the seed does,
+        Number every point by its epoch (0 = the start) as the tutorial does,
         leaving out numbers that would sit on the previous one; an int ``k``
         numbers every k-th point; False numbers none.
     xlim : (float, float), optional
-        Default: the seed's window for a built-in problem, grown to hold the
+        Default: the tutorial's window for a built-in problem, grown to hold the
         paths of the runs that did not diverge.
 
     Returns
@@ -295,10 +295,10 @@ def paths_2d(problem, result, runs=None, ax=None, levels=30, xlim=None, ylim=Non
         An int: that many filled bands at quantiles of f over the window;
         an array: the level values.
     xlim, ylim : (float, float), optional
-        Default: the seed's window for a built-in problem, grown to hold the
+        Default: the tutorial's window for a built-in problem, grown to hold the
         paths of the runs that did not diverge.
     annotate : int, optional
-        Number every ``annotate``-th point by its epoch (the seed uses 50).
+        Number every ``annotate``-th point by its epoch (the tutorial uses 50).
 
     Returns
     -------
@@ -357,7 +357,7 @@ def paths_2d(problem, result, runs=None, ax=None, levels=30, xlim=None, ylim=Non
 def compare_runs(problem, result, runs=None, labels=None, ax=None):
     """Several runs on one chart, each labelled with its hyper-parameters.
 
-    For a 1-D problem the runs are drawn on the curve of f as the seed's
+    For a 1-D problem the runs are drawn on the curve of f as the tutorial's
     fixed-vs-step-decay chart; for a 2-D problem over contour lines; otherwise
     as loss curves.
 
@@ -380,7 +380,7 @@ def compare_runs(problem, result, runs=None, labels=None, ax=None):
 
     Examples
     --------
-    The seed's fixed learning rate against step decay, as one batch:
+    The tutorial's fixed learning rate against step decay, as one batch:
 
     >>> import matplotlib
     >>> matplotlib.use("Agg")

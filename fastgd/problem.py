@@ -360,7 +360,7 @@ class LeastSquares(Problem):
 
     The loss is ``mean((model(theta, x_i) - y_i) ** 2)`` over the data (or the
     current mini-batch) and its gradient ``mean(2 (yhat_i - y_i) dyhat/dtheta)``,
-    as the seed derives it by hand.
+    as the tutorial derives it by hand.
 
     Parameters
     ----------

@@ -1,14 +1,14 @@
-"""The seed's algorithms as plain-Python loops: one run at a time, the seed's way.
+"""The tutorial's algorithms as plain-Python loops: one run at a time, the tutorial's way.
 
 These are the oracle for the tests and the baseline for the benchmarks.  Each
-formula is the seed's (``np.exp`` on Python floats, the same operations in the
-same order), extended only with what fastgd adds to the seed's loops: the
+formula is the tutorial's (``np.exp`` on Python floats, the same operations in the
+same order), extended only with what fastgd adds to the tutorial's loops: the
 early-exit tests, the divergence test and the status codes, with exactly the
 kernels' semantics.
 
 Examples
 --------
-The seed's first example, run the seed's way:
+The tutorial's first example, run the tutorial's way:
 
 >>> from fastgd import reference as ref
 >>> out = ref.descend(ref.exp_quadratic_grad, -3.0, lr=0.1, epochs=100,
@@ -24,7 +24,7 @@ import numpy as np
 CONVERGED, MAX_EPOCHS, DIVERGED = 0, 1, 2
 
 
-# --- the seed's functions --------------------------------------------------------
+# --- the tutorial's functions --------------------------------------------------------
 
 def exp_quadratic(x):
     return np.exp(x) + x ** 2
@@ -47,12 +47,12 @@ def saddle(x, y):
 
 
 def saddle_grad(x, y):
-    """The seed's ``dfx`` and ``dfy``, as a pair."""
+    """The tutorial's ``dfx`` and ``dfy``, as a pair."""
     return np.exp(x + y) + x * 2, np.exp(x + y) - y * 2
 
 
 def exp_linear(x, a, b, c):
-    """The seed's ``func``: the model of the curve fit."""
+    """The tutorial's ``func``: the model of the curve fit."""
     return np.exp((-a) * x) + b * x + c
 
 
@@ -61,7 +61,7 @@ def exp_linear_loss(x, y, a, b, c):
 
 
 def exp_linear_grad(x, y, a, b, c):
-    """The seed's ``d_loss_a``, ``d_loss_b``, ``d_loss_c`` at (a, b, c)."""
+    """The tutorial's ``d_loss_a``, ``d_loss_b``, ``d_loss_c`` at (a, b, c)."""
     y_hat = exp_linear(x, a, b, c)
     return (np.mean(2 * (y_hat - y) * np.exp((-a) * x) * (-x)),
             np.mean(2 * (y_hat - y) * x),
@@ -71,7 +71,7 @@ def exp_linear_grad(x, y, a, b, c):
 # --- the loops -------------------------------------------------------------------
 
 def _as_tuple(value):
-    # NumPy floats, as the seed's np.exp produces: an overflow gives inf (and
+    # NumPy floats, as the tutorial's np.exp produces: an overflow gives inf (and
     # then a diverged status) where a Python float would raise OverflowError.
     values = value if isinstance(value, (tuple, list, np.ndarray)) else (value,)
     return tuple(np.float64(v) for v in values)
@@ -79,22 +79,22 @@ def _as_tuple(value):
 
 def descend(grad, x0, lr, epochs, *, f=None, momentum=None, every=None, factor=None,
             xtol=0.0, ftol=0.0, gtol=0.0, bound=1e100):
-    """One run of gradient descent, the seed's loop with fastgd's stopping rules.
+    """One run of gradient descent, the tutorial's loop with fastgd's stopping rules.
 
     Parameters
     ----------
     grad : callable
         ``grad(*x)`` returns the gradient (a float, or a tuple for several
-        variables), like the seed's ``df``.
+        variables), like the tutorial's ``df``.
     x0 : float or tuple of float
     lr, epochs
-        As in the seed.
+        As in the tutorial.
     f : callable, optional
         ``f(*x)``; needed for ``ftol`` and the recorded values.
     momentum : float, optional
-        The seed's momentum: ``v = beta * v - lr * g; x = x + v``.
+        The tutorial's momentum: ``v = beta * v - lr * g; x = x + v``.
     every, factor : optional
-        The seed's step decay: ``if epoch % every == 0: lr = lr * factor``,
+        The tutorial's step decay: ``if epoch % every == 0: lr = lr * factor``,
         before the epoch's update, epochs counted from 1.
     xtol, ftol, gtol, bound
         As in `fastgd.minimize`.
@@ -149,9 +149,9 @@ def _descend(grad, x0, lr, epochs, f, momentum, every, factor, xtol, ftol, gtol,
 
 def fit(x, y, theta0, lr, epochs, *, batch_size=None, shuffle=False, seed=0, run=0,
         momentum=None, every=None, factor=None):
-    """The seed's curve fit of ``y = e^(-a x) + b x + c``, full batch or mini-batch.
+    """The tutorial's curve fit of ``y = e^(-a x) + b x + c``, full batch or mini-batch.
 
-    Full batch (``batch_size=None``) is the seed's first fitting loop;
+    Full batch (``batch_size=None``) is the tutorial's first fitting loop;
     ``batch_size=10, shuffle=False`` its mini-batch loop (batches in the data's
     order).  ``shuffle=True`` visits the data in `shuffled_order` (seed, run,
     epoch), as the kernels do.
@@ -233,7 +233,7 @@ def shuffled_order(seed, run, epoch, n):
     return out
 
 
-# --- optimisers and schedules beyond the seed's (fastgd.optimizers, fastgd.schedules) ---
+# --- optimisers and schedules beyond the tutorial's (fastgd.optimizers, fastgd.schedules) ---
 #
 # Written from the rules documented in fastgd.optimizers and fastgd.schedules,
 # one run at a time on Python floats, independently of the kernels: the tests
@@ -304,7 +304,7 @@ def optimize(grad, x0, rates, *, optimizer="gd", momentum=0.9, beta1=0.9, beta2=
     Parameters
     ----------
     grad : callable
-        ``grad(*x)`` returns the gradient (a float or a tuple), like the seed's ``df``.
+        ``grad(*x)`` returns the gradient (a float or a tuple), like the tutorial's ``df``.
     x0 : float or tuple of float
     rates : sequence of float
         The learning rate of each update (see `schedule_rates`).

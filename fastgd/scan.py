@@ -174,7 +174,7 @@ def lr_scan(problem, x0, lrs, epochs, *, ask=(), rtol=1e-6, **options):
 
     Examples
     --------
-    The seed's question: what do rates near 0.0001 and 0.8 do?
+    The tutorial's question: what do rates near 0.0001 and 0.8 do?
 
     >>> import numpy as np, fastgd as fg
     >>> scan = fg.lr_scan(fg.problems.exp_quadratic, -3.0,

@@ -9,7 +9,7 @@ RTOL = 1e-9
 
 @pytest.fixture(scope="session")
 def seed_data():
-    """Data like the seed's curve-fit example: 100 points, a=1.2, b=3.4, c=5.6."""
+    """Data like the tutorial's curve-fit example: 100 points, a=1.2, b=3.4, c=5.6."""
     return fg.problems.exp_linear_data(100, seed=0)
 
 
@@ -33,3 +33,14 @@ def subprocess_env(**extra):
     path = os.environ.get("PYTHONPATH")
     return dict(os.environ, MPLBACKEND="Agg",
                 PYTHONPATH=root if not path else root + os.pathsep + path, **extra)
+
+
+def interruptible():
+    """``preexec_fn`` for a subprocess that must see Ctrl-C as a terminal user's does.
+
+    A process started in the background by a non-interactive shell (as CI or a
+    test runner may be) inherits SIGINT *ignored*, and Python then installs no
+    KeyboardInterrupt handler; restoring the default lets it install its own.
+    """
+    import signal
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

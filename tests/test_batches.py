@@ -19,7 +19,7 @@ PROBLEMS = {
 
 starts = st.lists(st.floats(-3, 3, allow_nan=False), min_size=1, max_size=4)
 # Rates where both problems contract on [-3, 3]: at large rates GD on the quartic
-# is chaotic, and a 1-ulp difference between np.exp (the seed's) and libm's exp
+# is chaotic, and a 1-ulp difference between np.exp (the tutorial's) and libm's exp
 # or between pow and repeated multiplication grows without bound.  Those rates
 # are covered by the exact batch-vs-single test below.
 rates = st.lists(st.floats(1e-4, 0.01, allow_nan=False), min_size=1, max_size=4)

@@ -22,7 +22,7 @@ RTOL = 1e-9
 
 
 def quartic_grad(x):
-    # The seed's df with x ** 3 formed as Numba forms it (x * x * x), so the
+    # The tutorial's df with x ** 3 formed as Numba forms it (x * x * x), so the
     # reference sees the kernel's gradients bit for bit: adaptive methods near
     # a minimum amplify one-ulp differences in g into visible ones.
     return 4 * (x * x * x) - 10 * x + 2

@@ -13,7 +13,7 @@ import pytest
 
 import fastgd as fg
 from fastgd import _execute
-from tests.conftest import subprocess_env
+from tests.conftest import interruptible, subprocess_env
 
 FIELDS = ("x", "fun", "nit", "status", "success", "path_x", "path_fun")
 
@@ -111,7 +111,7 @@ def test_ctrl_c_is_honoured_within_about_a_second(tmp_path):
     """)
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, cwd=tmp_path,
-                            env=subprocess_env(FASTGD_QUIET="1"))
+                            env=subprocess_env(FASTGD_QUIET="1"), preexec_fn=interruptible)
     try:
         assert proc.stdout.readline().strip() == "go"
         time.sleep(1.0)

@@ -1,4 +1,4 @@
-"""Every example of the seed, run through fastgd and compared with fastgd.reference."""
+"""Every example of the tutorial, run through fastgd and compared with fastgd.reference."""
 
 import numba
 import numpy as np
@@ -22,7 +22,7 @@ def test_exp_quadratic_first_example():
 
 
 def test_learning_rate_question():
-    """The seed asks what happens at lr 1e-4 and 0.8: too slow, and divergence."""
+    """The tutorial asks what happens at lr 1e-4 and 0.8: too slow, and divergence."""
     res = fg.minimize(fg.problems.exp_quadratic, x0=-3.0, lr=[1e-4, 0.1, 0.8],
                       epochs=100, record=True)
     slow, good, wild = (ref.descend(ref.exp_quadratic_grad, -3.0, lr, 100, f=ref.exp_quadratic)
@@ -55,7 +55,7 @@ def test_quartic_start_decides_minimum():
     for i, x0 in enumerate(starts):
         want = ref.descend(ref.quartic_grad, float(x0), 0.01, 100, f=ref.quartic)
         assert_path_close(res.path(i)[0][:, 0], want.path)
-    # From 2 the seed heads for the local minimum at 1.4696; from -2 the global one at -1.6730.
+    # From 2 the tutorial heads for the local minimum at 1.4696; from -2 the global one at -1.6730.
     assert res.x[0, 0] == pytest.approx(1.46962, abs=1e-4)
     assert res.x[1, 0] == pytest.approx(-1.67298, abs=1e-4)
     assert res.fun[1] < res.fun[0]
@@ -95,7 +95,7 @@ def test_curve_fit_minibatch_in_order(seed_data):
                       epochs=500, batch_size=10, shuffle=False, record=True)
     want = ref.fit(x, y, (1.0, 3.0, 5.0), 0.001, 500, batch_size=10)
     assert_path_close(res.path()[0], want.path)
-    # The seed's data were made with a=1.2, b=3.4, c=5.6.
+    # The tutorial's data were made with a=1.2, b=3.4, c=5.6.
     assert res.x == pytest.approx([1.2, 3.4, 5.6], abs=0.3)
 
 
