@@ -1,9 +1,17 @@
 """The Python layer: validate, broadcast, allocate, call the kernel, wrap the result."""
 
+from __future__ import annotations
+
 import dataclasses
+import difflib
+import functools
+import inspect
 import math
+import os
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from . import __version__, _codegen, _execute, _identity, _kernels, _memory, _threads
 from . import _validate as check
@@ -54,8 +62,11 @@ def _hyper_parameters(optimizer, lr, momentum, schedule, groups=None, **given):
                                    high_open=high_open)
         elif value is not None:
             users = sorted(n for n, s in SPECS.items() if name in s.params)
+            hint = ""
+            if name == "momentum" and "beta1" in spec.params:
+                hint = f"; {optimizer}'s momentum is beta1 (default 0.9)"
             raise ValueError(f"{name} is only used with optimizer in {users}, "
-                             f"not with {optimizer!r}")
+                             f"not with {optimizer!r}{hint}")
     if schedule is not None:
         if not isinstance(schedule, Schedule):
             raise TypeError(
@@ -483,11 +494,68 @@ def _name_axes(shape, x0, hp, named):
     return dims, coords
 
 
-def minimize(problem, x0, *, lr, epochs, optimizer="gd", momentum=None, beta1=None,
-             beta2=None, alpha=None, eps=None, weight_decay=None, schedule=None,
-             batch_size=None, shuffle=True, seed=0, xtol=None, ftol=None, gtol=None,
-             bound=1e100, record=False, summary=False, target=None,
-             chunk_size=_execute.CHUNK_SIZE, executor=None, out=None, progress=None):
+#: Names other libraries use (SciPy, PyTorch, optax, Keras, scikit-learn) for
+#: arguments of `minimize` and `sweep`, and what fastgd calls them.
+FAMILIAR_NAMES = {
+    "learning_rate": "lr", "step_size": "lr", "stepsize": "lr", "alpha_lr": "lr",
+    "maxiter": "epochs", "max_iter": "epochs", "n_iter": "epochs", "niter": "epochs",
+    "steps": "epochs", "num_steps": "epochs", "n_steps": "epochs", "iterations": "epochs",
+    "max_epochs": "epochs", "num_epochs": "epochs", "n_epochs": "epochs",
+    "betas": "beta1 and beta2 (two arguments)", "b1": "beta1", "b2": "beta2",
+    "beta_1": "beta1", "beta_2": "beta2", "epsilon": "eps", "rho": "alpha (RMSprop's decay)",
+    "decay": "weight_decay (adamw), or a schedule", "mu": "momentum", "beta": "momentum",
+    "nesterov": "optimizer='nesterov'", "method": "optimizer", "optimiser": "optimizer",
+    "tol": "xtol, ftol or gtol", "atol": "xtol, ftol or gtol", "rtol": "xtol, ftol or gtol",
+    "gtol_abs": "gtol", "x_init": "x0", "x_start": "x0", "init": "x0", "start": "x0",
+    "initial": "x0", "params": "x0", "lr_schedule": "schedule", "scheduler": "schedule",
+    "batchsize": "batch_size", "random_state": "seed", "rng": "seed",
+    "verbose": "progress", "n_jobs": "executor", "workers": "executor",
+}
+
+
+def _suggests_names(func):
+    """Refuse unknown keyword arguments of ``func`` with the fastgd name to use.
+
+    ``sweep`` passes its ``**options`` on to `minimize`, so for it the names of
+    both count.  The wrapped function keeps its signature for help().
+    """
+    def names(f):
+        return {n for n, p in inspect.signature(f).parameters.items()
+                if p.kind is not p.VAR_KEYWORD}
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        known = names(func) | (names(minimize) if func.__name__ == "sweep" else set())
+        for name in kwargs:
+            if name not in known:
+                raise TypeError(_unknown_argument(func.__name__, name, known))
+        return func(*args, **kwargs)
+    return wrapper
+
+
+def _unknown_argument(fname, name, known):
+    head = f"{fname}() got an unexpected keyword argument {name!r}"
+    if name in FAMILIAR_NAMES:
+        return f"{head}; fastgd calls it {FAMILIAR_NAMES[name]}"
+    near = difflib.get_close_matches(name, sorted(known), n=1)
+    if near:
+        return f"{head}; did you mean {near[0]}?"
+    return f"{head}; {fname} takes {', '.join(sorted(known))}"
+
+
+@_suggests_names
+def minimize(problem: Problem, x0: ArrayLike | Starts, *, lr: ArrayLike, epochs: int,
+             optimizer: str = "gd", momentum: ArrayLike | None = None,
+             beta1: ArrayLike | None = None, beta2: ArrayLike | None = None,
+             alpha: ArrayLike | None = None, eps: ArrayLike | None = None,
+             weight_decay: ArrayLike | None = None, schedule: Schedule | None = None,
+             batch_size: int | None = None, shuffle: bool = True, seed: int = 0,
+             xtol: float | None = None, ftol: float | None = None,
+             gtol: float | None = None, bound: float = 1e100,
+             record: bool | ArrayLike = False, summary: bool = False,
+             target: ArrayLike | None = None, chunk_size: int = _execute.CHUNK_SIZE,
+             executor: Any = None, out: str | os.PathLike | None = None,
+             progress: bool | None = None) -> Result:
     r"""Run gradient descent from every start point with every hyper-parameter, at once.
 
     ``x0`` and the per-run hyper-parameters (``lr``, the optimiser's
@@ -680,7 +748,10 @@ def _sweep_starts(problem, x0):
     return arr, dims, coords
 
 
-def sweep(problem, *, x0, lr, epochs, momentum=None, schedule=None, **options):
+@_suggests_names
+def sweep(problem: Problem, *, x0: ArrayLike | Starts, lr: ArrayLike, epochs: int,
+          momentum: ArrayLike | None = None, schedule: Schedule | None = None,
+          **options: Any) -> Result:
     """Run the full outer product of value lists, with named dims in the result.
 
     Every argument among ``x0``, ``lr``, the optimiser's hyper-parameters

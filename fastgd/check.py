@@ -1,8 +1,11 @@
 """Checking a gradient against finite differences, before a million runs rely on it."""
 
+from __future__ import annotations
+
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from . import _codegen
 from .problem import Problem, as_points
@@ -29,6 +32,11 @@ class GradCheck:
         The central differences there.
     errors : ndarray, shape batch
         The worst error at each point.
+    tol : float
+        The tolerance ``ok`` was decided with.
+
+    Its repr is a summary: the worst error, where, and how many points
+    exceed ``tol``.
     """
 
     error: float
@@ -37,6 +45,14 @@ class GradCheck:
     grad: np.ndarray
     fd: np.ndarray
     errors: np.ndarray
+    tol: float = 1e-5
+
+    def __repr__(self):
+        # A summary: `errors` may hold a million numbers.
+        failing = int(np.count_nonzero(~(self.errors <= self.tol)))
+        where = np.array2string(self.x, precision=6, max_line_width=10**6)
+        return (f"GradCheck(ok={self.ok}, error={self.error:.3g} at x={where}, "
+                f"{failing} of {self.errors.size} point(s) above tol={self.tol:g})")
 
     def __float__(self):
         return self.error
@@ -45,7 +61,8 @@ class GradCheck:
         return self.ok
 
 
-def check_grad(problem, points, *, step=None, tol=1e-5):
+def check_grad(problem: Problem, points: ArrayLike, *, step: float | None = None,
+               tol: float = 1e-5) -> GradCheck:
     r"""Compare a problem's gradient with central finite differences of its values.
 
     For each point and coordinate ``d``, with ``h = step * max(1, |x_d|)``,
@@ -122,7 +139,7 @@ def check_grad(problem, points, *, step=None, tol=1e-5):
     error = float(per_point[worst])
     return GradCheck(error=error, ok=bool(error <= tol), x=pts[worst].copy(),
                      grad=g[worst].copy(), fd=fd[worst].copy(),
-                     errors=per_point.reshape(shape))
+                     errors=per_point.reshape(shape), tol=float(tol))
 
 
 def _probe(problem, points):

@@ -27,6 +27,8 @@ A NumPy ``.npz`` archive (zip of ``.npy`` files), readable with
 Readers refuse a file whose ``format_version`` is newer than theirs.
 """
 
+from __future__ import annotations
+
 import dataclasses
 import json
 import os
@@ -59,7 +61,7 @@ def _json_scalar(value):
     raise TypeError(type(value).__name__)
 
 
-def save(result, path, *, compress=True):
+def save(result: Result, path: str | os.PathLike, *, compress: bool = True) -> None:
     """Write a `Result` to ``path`` as a versioned ``.npz`` archive.
 
     Parameters
@@ -132,7 +134,7 @@ def save(result, path, *, compress=True):
         writer(fh, **arrays)
 
 
-def load(path):
+def load(path: str | os.PathLike) -> Result:
     """Read a `Result` written by `save`.
 
     Parameters

@@ -1,9 +1,14 @@
 """Objectives: what the kernels minimise, and how a user's functions get there."""
 
+from __future__ import annotations
+
 import uuid
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 from numba.extending import is_jitted
+from numpy.typing import ArrayLike
 
 from . import _codegen, _probe
 from . import _validate as check
@@ -94,7 +99,8 @@ class Problem:
     [1.0, 0.0]
     """
 
-    def __init__(self, f, grad, dim, *, name=None, batched=False, groups=None):
+    def __init__(self, f: Callable, grad: Callable, dim: int, *, name: str | None = None,
+                 batched: bool = False, groups: Sequence | None = None) -> None:
         _require_jitted(f, "f")
         _require_jitted(grad, "grad")
         self.f = f
@@ -137,7 +143,8 @@ class Problem:
         return self
 
     @classmethod
-    def from_expression(cls, expression, variables=None, *, name=None):
+    def from_expression(cls, expression: Any, variables: str | Sequence | None = None, *,
+                        name: str | None = None) -> Problem:
         """An objective written as a formula; its gradient derived by SymPy.
 
         The formula and its gradient become batched kernels (generated source,
@@ -393,7 +400,9 @@ class LeastSquares(Problem):
     [3.0, 1.0]
     """
 
-    def __init__(self, model, model_grad, x, y, dim, *, name=None, groups=None):
+    def __init__(self, model: Callable, model_grad: Callable, x: ArrayLike, y: ArrayLike,
+                 dim: int, *, name: str | None = None,
+                 groups: Sequence | None = None) -> None:
         _require_jitted(model, "model")
         _require_jitted(model_grad, "model_grad")
         self.model = model
@@ -409,7 +418,8 @@ class LeastSquares(Problem):
         self._factory = None
 
     @classmethod
-    def from_expression(cls, expression, params=None, *, x, y, name=None):
+    def from_expression(cls, expression: Any, params: str | Sequence | None = None, *,
+                        x: ArrayLike, y: ArrayLike, name: str | None = None) -> LeastSquares:
         """A least-squares fit of a model written as a formula in ``x`` and its
         parameters; the model's derivatives derived by SymPy.
 

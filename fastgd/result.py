@@ -119,7 +119,7 @@ class Minima:
 
     def to_pandas(self):
         """`table` as a `pandas.DataFrame` indexed by label; requires pandas."""
-        import pandas as pd
+        pd = _optional("pandas", "Minima.to_pandas()")
         return pd.DataFrame(self.table()).rename_axis("label")
 
     def __repr__(self):
@@ -506,7 +506,7 @@ class Result:
         >>> df.shape, list(df.columns[:3]), df.attrs["gtol"]
         ((4, 7), ['x0', 'lr', 'x_0'], None)
         """
-        import pandas as pd
+        pd = _optional("pandas", "Result.to_pandas()")
 
         columns = {}
         grids = np.meshgrid(*(np.arange(n) for n in self.shape), indexing="ij")
@@ -565,7 +565,7 @@ class Result:
         >>> dict(ds.sizes), str(ds.status.values[0, 0]), ds.attrs["epochs"]
         ({'x0': 2, 'lr': 2, 'component': 1}, 'max_epochs', 50)
         """
-        import xarray as xr
+        xr = _optional("xarray", "Result.to_xarray()")
 
         dims = tuple(self.dims)
         coords = {}
@@ -671,3 +671,13 @@ class Result:
         dims = ", ".join(f"{d}: {n}" for d, n in zip(self.dims, self.shape))
         return (f"Result(problem={self.problem!r}, runs={self.size} ({dims}), "
                 f"{counts}, recorded={self.recorded.size})")
+
+
+def _optional(module, what):
+    """Import an optional dependency, or say which extra brings it."""
+    import importlib
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise ImportError(f"{what} needs {module}: pip install {module} "
+                          "(or pip install 'fastgd[frames]')") from None

@@ -1,11 +1,18 @@
 """Learning-rate scan: which rates are too slow, converge, oscillate or diverge."""
 
+from __future__ import annotations
+
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._api import sweep
 from .result import Result, Status
+
+if TYPE_CHECKING:
+    from .problem import Problem
 
 #: The classes of `lr_scan`, from the smallest rates to the largest.
 CLASSES = ("too slow", "converging", "oscillating", "diverging")
@@ -134,7 +141,8 @@ def _oscillates(xs):
     return bool(moving.any() and np.mean(dots[moving] < 0) >= 0.5)
 
 
-def lr_scan(problem, x0, lrs, epochs, *, ask=(), rtol=1e-6, **options):
+def lr_scan(problem: Problem, x0: ArrayLike, lrs: ArrayLike, epochs: int, *,
+            ask: ArrayLike = (), rtol: float = 1e-6, **options: Any) -> LRScan:
     r"""Classify learning rates as too slow, converging, oscillating or diverging.
 
     Runs `fastgd.sweep` over ``lrs`` (plus the rates in ``ask``) from one
