@@ -205,8 +205,8 @@ def _step_decay(d):
     d.rows.append(Row("fixed vs step decay", res.size, int(res.nit.sum()), secs, per,
                       f"at the global min: fixed {_share(ok[..., 0])}, "
                       f"step decay {_share(ok[..., 1])}"))
-    seed = sweep(p, x0=2.1, lr=0.15, epochs=30, schedule=schedule, record=True)
-    d.figure("step_decay.png", plot.compare_runs, p, seed, runs=[0, 1])
+    runs = sweep(p, x0=2.1, lr=0.15, epochs=30, schedule=schedule, record=True)
+    d.figure("step_decay.png", plot.compare_runs, p, runs, runs=[0, 1])
 
 
 def _fit(d):
@@ -268,9 +268,9 @@ def _momentum(d):
     d.rows.append(Row("momentum", res.size, int(res.nit.sum()), secs, per,
                       f"within 1e-6 of f*: plain {_share(near[..., 0])}, "
                       f"momentum 0.9 {_share(near[..., 1])}"))
-    seed = sweep(p, x0=-3.0, lr=0.1, momentum=[0.0, 0.9], epochs=100,
+    runs = sweep(p, x0=-3.0, lr=0.1, momentum=[0.0, 0.9], epochs=100,
                  optimizer="momentum", record=True)
-    d.figure("momentum.png", plot.compare_runs, p, seed, runs=[0, 1])
+    d.figure("momentum.png", plot.compare_runs, p, runs, runs=[0, 1])
 
 
 STEPS = (_exp_quadratic, _lr_question, _saddle, _quartic, _basins, _step_decay, _fit,
