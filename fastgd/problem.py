@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -316,6 +317,8 @@ class Problem:
             passed.add(key)
 
     def _precompile(self):
+        _check_arity(self.f, "f", self.name, self.batched)
+        _check_arity(self.grad, "grad", self.name, self.batched)
         kinds = (("X", "x"), ("X", "X")) if self.batched else (("x",), ("x", "x"))
         _probe.precompile(self.f, *kinds[0])
         _probe.precompile(self.grad, *kinds[1])
@@ -512,12 +515,54 @@ class LeastSquares(Problem):
         return kfun, kgrad
 
     def _precompile(self):
+        _check_arity(self.model, "model", self.name)
+        _check_arity(self.model_grad, "model_grad", self.name)
         _probe.precompile(self.model, "x", "f")
         _probe.precompile(self.model_grad, "x", "f", "x")
 
     def _probe_user(self, note, points):
         _probe.check_least_squares(note, self.model, self.model_grad, points, self._data,
                                    self.name)
+
+
+#: How fastgd calls each user function (by name and batched=), and what to
+#: change when the function cannot take that call.
+_CALLS = {
+    ("f", False): (1, "f(x) -> float, x a float64 array of shape (dim,)",
+                   "for functions of a block of points, f(X, F) and grad(X, G), pass "
+                   "batched=True"),
+    ("grad", False): (2, "grad(x, out), writing the gradient into out (shape (dim,)) and "
+                      "returning nothing",
+                      "a grad that returns an array must fill out instead "
+                      "(out[0] = ...; out[1] = ...); for functions of a block of points, "
+                      "pass batched=True"),
+    ("f", True): (2, "f(X, F), X of shape (dim, lanes) and F of shape (lanes,), as "
+                  "batched=True asks",
+                  "for per-point functions f(x) -> float and grad(x, out), leave out "
+                  "batched=True"),
+    ("grad", True): (2, "grad(X, G), X and G of shape (dim, lanes), as batched=True asks",
+                     "for per-point functions f(x) -> float and grad(x, out), leave out "
+                     "batched=True"),
+    ("model", False): (2, "model(theta, xi) -> float, theta of shape (dim,), xi a float",
+                       "write the model of one data point xi"),
+    ("model_grad", False): (3, "model_grad(theta, xi, out), writing d yhat / d theta into "
+                            "out (shape (dim,)) and returning nothing",
+                            "a model_grad that returns an array must fill out instead"),
+}
+
+
+def _check_arity(func, fname, pname, batched=False):
+    """Refuse, before any probe or kernel, a function that cannot take the
+    arguments fastgd passes it: say which call fastgd makes and how to fix it
+    (Numba itself would only say "too many arguments: expected 1, got 2")."""
+    count, expected, fix = _CALLS[fname, batched]
+    try:
+        inspect.signature(func.py_func).bind(*range(count))
+    except AttributeError:   # not a plain jitted function: the probe calls it as it is
+        return
+    except TypeError:
+        raise TypeError(f"{fname} of problem {pname!r} cannot be called as fastgd calls it: "
+                        f"{expected}; {fix}") from None
 
 
 _restored = {}  # token -> problem, the few most recent, per process

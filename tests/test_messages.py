@@ -69,7 +69,7 @@ def test_batched_functions_passed_per_point():
 
 def test_grad_that_returns_instead_of_writing():
     bowl = fg.Problem(f_point, grad_returns_into, dim=2, name="bowl")
-    with pytest.raises(ValueError, match="unwritten.*returned value is ignored"):
+    with pytest.raises(ValueError, match="grad of problem 'bowl' .* left entries .* unwritten"):
         fg.minimize(bowl, x0=[3.0, 1.0], lr=0.1, epochs=5)
 
 
