@@ -15,7 +15,7 @@ operations of the text, so ``"exp(x + y) + x**2 - y**2"`` gives the built-in
 ``saddle``'s values bit for bit.  Gradients come from SymPy (after common
 subexpression elimination); a product in a derivative is evaluated left to
 right with function factors before powers of variables, and a least-squares
-gradient as ``2 * (yhat - y) * factor * ...``: the order the seed derives by
+gradient as ``2 * (yhat - y) * factor * ...``: the order the tutorial derives by
 hand.  SymPy is needed only here, and imported on first use.
 """
 

@@ -29,7 +29,7 @@ Notes on the rules and the defaults
 -----------------------------------
 ``momentum`` vs ``momentum_torch``
     With a constant rate the two give the same points (``v_seed = -eta v_torch``);
-    they differ once the rate changes over time: the seed's velocity keeps the
+    they differ once the rate changes over time: the tutorial's velocity keeps the
     old rates, PyTorch's picks up the new rate at once.
 ``nesterov``
     PyTorch's (and optax's) form, with the gradient at the current point only.

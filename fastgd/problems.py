@@ -1,4 +1,4 @@
-"""Built-in problems: the seed's objectives, each with its analytic gradient.
+"""Built-in problems: the tutorial's objectives, each with its analytic gradient.
 
 Each is a `fastgd.Problem` whose functions are batched kernels (lanes in the
 innermost loop), compiled or loaded from Numba's cache on first access, so
@@ -36,7 +36,7 @@ __all__ = ["beale", "booth", "exp_linear_data", "exp_linear_fit", "exp_quadratic
            "quartic", "rastrigin", "rosenbrock", "saddle", "three_hump_camel"]
 
 
-# Each formula is written as the seed writes it (same operations, same order),
+# Each formula is written as the tutorial writes it (same operations, same order),
 # so the kernels agree with fastgd.reference to the last few bits.  `exp` is
 # fastgd._math.exp (within 1 ulp of libm's): unlike math.exp it vectorises
 # across the lanes.
@@ -161,10 +161,10 @@ _EXP_LINEAR_FIT = ProblemSource.from_functions("exp_linear_fit", _exp_linear_f,
 
 
 def exp_linear_fit(x, y):
-    """The seed's curve fit: parameters (a, b, c) of ``y = e^(-a x) + b x + c``.
+    """The tutorial's curve fit: parameters (a, b, c) of ``y = e^(-a x) + b x + c``.
 
     The loss is the mean squared error over the data (or the mini-batch), its
-    gradient the one the seed derives by hand:
+    gradient the one the tutorial derives by hand:
     ``dL/da = mean(2 (yhat - y) e^(-a x) (-x))``, ``dL/db = mean(2 (yhat - y) x)``,
     ``dL/dc = mean(2 (yhat - y))``.
 
@@ -193,14 +193,14 @@ def exp_linear_fit(x, y):
 
 
 def exp_linear_data(n=100, *, a=1.2, b=3.4, c=5.6, noise=0.01, seed=0):
-    """Data like the seed's: x uniform on [-3, 3), y = e^(-a x) + b x + c + noise.
+    """Data like the tutorial's: x uniform on [-3, 3), y = e^(-a x) + b x + c + noise.
 
     Parameters
     ----------
     n : int
         Number of points.
     a, b, c : float
-        True parameters (the seed uses 1.2, 3.4, 5.6).
+        True parameters (the tutorial uses 1.2, 3.4, 5.6).
     noise : float
         Standard deviation of the Gaussian noise added to y.
     seed : int

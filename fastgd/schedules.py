@@ -2,7 +2,7 @@ r"""Learning-rate schedules: the rate of each epoch as a function of the epoch c
 
 Epochs are counted from 1; ``t = e - 1`` is the number of epochs completed
 before epoch ``e``.  Every schedule is a pure function of the epoch count
-(`step_decay` keeps the seed's repeated multiplication, which is one) and all
+(`step_decay` keeps the tutorial's repeated multiplication, which is one) and all
 its parameters, except `multi_step`'s milestones, are per run: they broadcast
 with ``x0`` and ``lr`` in `fastgd.minimize` and sweep by name in `fastgd.sweep`.
 The rate of an epoch applies to all of its updates (mini-batches).
@@ -10,7 +10,7 @@ The rate of an epoch applies to all of its updates (mini-batches).
 =====================  ==============================================================
 schedule               rate of epoch ``e`` (``t = e - 1``)
 =====================  ==============================================================
-`step_decay`           ``lr * factor ** (e // every)`` (the seed's; repeated products)
+`step_decay`           ``lr * factor ** (e // every)`` (the tutorial's; repeated products)
 `exponential_decay`    ``lr * factor ** t``
 `multi_step`           ``lr * factor ** k``, k = number of milestones ``<= t``
 `cosine_decay`         ``lr * (floor + (1 - floor) (1 + cos(pi min(t, T) / T)) / 2)``
@@ -129,14 +129,14 @@ def _whole(value, name, *, low):
 
 
 def step_decay(every=10, factor=0.5):
-    """Step decay, exactly as the seed's loop: multiply the rate by ``factor``
+    """Step decay, exactly as the tutorial's loop: multiply the rate by ``factor``
     at every epoch that is a multiple of ``every``, before that epoch's update.
 
     With epochs counted from 1, the rate used in epoch ``e`` is
     ``lr * factor ** (e // every)``, computed by repeated multiplication as the
     seed does.  PyTorch's ``StepLR(step_size=every, gamma=factor)``, stepped
     after each epoch, gives ``lr * factor ** ((e - 1) // every)``: the same
-    rates one epoch later.  To get the seed's rates from StepLR, call
+    rates one epoch later.  To get the tutorial's rates from StepLR, call
     ``scheduler.step()`` once before the first epoch.
 
     Parameters
@@ -192,7 +192,7 @@ def multi_step(milestones, factor=0.1):
     The rate of epoch ``e`` is ``lr * factor ** k`` with ``k`` the number of
     milestones ``m`` with ``m <= e - 1``: after ``m`` completed epochs the rate
     drops, as PyTorch's ``MultiStepLR(milestones, gamma=factor)`` stepped after
-    each epoch.  (`step_decay` drops one epoch earlier, the seed's way.)
+    each epoch.  (`step_decay` drops one epoch earlier, the tutorial's way.)
     ``factor ** k`` is a product of ``k`` factors, as PyTorch forms it.
 
     Parameters

@@ -1,7 +1,7 @@
 r"""Classic optimisation test functions with known minima, as batched kernels.
 
 They are registered in `fastgd.problems` (``fg.problems.rosenbrock``, ...) like
-the seed's objectives; this module holds their kernels, their known minima
+the tutorial's objectives; this module holds their kernels, their known minima
 (`MINIMA`) and the factory `quadratic`.
 
 ======================  ========================================================  =====================================

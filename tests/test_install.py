@@ -26,9 +26,6 @@ def files_under(path):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="pending the kernel rewrite (issue 11): compiled "
-                   "kernels move to generated modules in a user cache directory; until "
-                   "then Numba caches next to fastgd's own modules")
 def test_running_kernels_writes_nothing_into_the_installed_package(tmp_path):
     site = tmp_path / "site-packages"
     # As pip installs it: the package's files and their bytecode, nothing else.
