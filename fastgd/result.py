@@ -79,7 +79,7 @@ class Minima:
     ----------
     labels : ndarray of int64, shape batch
         The minimum each run reached, or ``-1`` (`DIVERGED_LABEL`) for a run
-        that diverged or whose final point or value is not finite, or ``-2``
+        that diverged or failed or whose final point or value is not finite, or ``-2``
         (`UNSETTLED_LABEL`) for a run that ran out of epochs when only settled
         runs count.
     x : ndarray, shape (k, dim)
@@ -311,7 +311,7 @@ class Result:
         Returns
         -------
         Run
-            Of the runs whose status is not diverged and whose value is
+            Of the runs whose status is neither diverged nor failed and whose value is
             finite, the one with the lowest value; of equal values, the lowest
             flat index.
 
@@ -332,10 +332,11 @@ class Result:
         v = self.fun if values is None else np.asarray(values, dtype=float)
         if v.shape != self.shape:
             raise ValueError(f"values must have the batch shape {self.shape}, got {v.shape}")
-        ok = (self.status != Status.DIVERGED) & np.isfinite(v)
+        ok = (self.status != Status.DIVERGED) & (self.status != Status.FAILED) & np.isfinite(v)
         if not ok.any():
             raise ValueError(f"no run has a finite value: of {self.size} runs "
-                             f"{int(np.sum(self.status == Status.DIVERGED))} diverged")
+                             f"{int(np.sum(self.status == Status.DIVERGED))} diverged, "
+                             f"{int(np.sum(self.status == Status.FAILED))} failed")
         # argmin returns the first of equal minima: the lowest flat index.
         return self.run(int(np.argmin(np.where(ok, v, np.inf).reshape(-1))))
 
@@ -386,7 +387,8 @@ class Result:
         dim = self.x.shape[-1]
         pts, f = self.x.reshape(-1, dim), self.fun.reshape(-1)
         status = self.status.reshape(-1)
-        finite = (status != Status.DIVERGED) & np.all(np.isfinite(pts), axis=1) \
+        finite = (status != Status.DIVERGED) & (status != Status.FAILED) \
+            & np.all(np.isfinite(pts), axis=1) \
             & np.isfinite(f)
         counted = finite & (status == Status.CONVERGED) if settled else finite
         labels = np.where(finite, UNSETTLED_LABEL, DIVERGED_LABEL).astype(np.int64)
