@@ -8,12 +8,13 @@ import functools
 import inspect
 import math
 import os
+import warnings
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from . import __version__, _codegen, _execute, _identity, _kernels, _memory, _threads
+from . import __version__, _codegen, _execute, _identity, _kernels, _memory, _probe, _threads
 from . import _validate as check
 from .optimizers import _RANGES as _HYPER_RANGES
 from .optimizers import HYPER_PARAMETERS, SPECS
@@ -343,6 +344,7 @@ def _run(problem, x0, *, lr, epochs, optimizer="gd", momentum=None, beta1=None,
     for name in spec.keys() - outputs.keys():
         allocate(name)
     x_out, f_out, nit, status = (outputs[k] for k in ("x", "fun", "nit", "status"))
+    _report_failures(problem, status, x_out)
     rec_x, rec_f = outputs["rec_x"], outputs["rec_f"]
 
     success = _success(status, any(v > 0 for v in tols.values()))
@@ -376,6 +378,23 @@ SUMMARIES = ("fun_best", "epoch_best", "fun_last_finite", "epoch_last_finite", "
 #: ``f / f0``: the trainability measure of Sohl-Dickstein (2024).
 LOSS_TAIL = 20
 LOSS_CAP = 1e6
+
+
+def _report_failures(problem, status, x_out):
+    """Warn, with the exception's text, when runs ended FAILED: the kernels
+    record only that a run's function raised, so one failed run's final point
+    (where it raised) is evaluated again from Python to say what was raised."""
+    failed = np.flatnonzero(status == Status.FAILED)
+    if not failed.size:
+        return
+    first = int(failed[0])
+    reason = None
+    if problem._builtin is None:   # a user's functions: ask them again
+        reason = _probe.explain(problem, x_out[first])
+    reason = reason or "its function raised an exception at the run's final point"
+    warnings.warn(f"{failed.size:,} of {status.size:,} runs ended with status FAILED; the "
+                  f"first, run {first}: {reason}. The other runs are unaffected.",
+                  RuntimeWarning, stacklevel=4)
 
 
 def _summaries(rows, nit, status, epochs, shape, with_target):

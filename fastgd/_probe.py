@@ -58,6 +58,16 @@ class _Failed(Exception):
     """A probe's verdict, raised as ValueError by `run`."""
 
 
+class _Raised(_Failed):
+    """A user's function raised: a warning from the probe (the runs that reach
+    such a point end with status FAILED, the others are unaffected)."""
+
+
+def _warn_raised(err):
+    warnings.warn(f"{err}: runs that reach such a point end with status FAILED "
+                  "(the other runs are unaffected)", UserWarning, stacklevel=3)
+
+
 def probe_points(points):
     """Distinct rows of ``points`` (n, dim) to probe at: the first, the farthest
     from it, the largest in norm, and `RANDOM_POINTS` at random."""
@@ -222,7 +232,7 @@ def _call(note, label, func, *args):
     except ZeroDivisionError:
         return _DIVIDED   # the kernels compute 1/0 as inf (NumPy's rules): not a defect
     except Exception as err:  # noqa: BLE001 - any exception from a user's function
-        raise _Failed(f"{label} raised {type(err).__name__}: {err}") from None
+        raise _Raised(f"{label} raised {type(err).__name__}: {err}") from None
 
 
 def _guarded(shape, fill):
@@ -263,18 +273,26 @@ def _value(note, label, f, x):
 def check_pointwise(note, f, grad, points, pname, names=("f", "grad"), at=""):
     """Probe ``f(x) -> float`` and ``grad(x, out)`` at each of ``points``."""
     for point in points:
-        x = np.array(point, dtype=np.float64)
-        before = x.copy()
-        where = f"of problem {pname!r} at x={_fmt(x)}{at}"
-        label_f, label_g = f"{names[0]} {where}", f"{names[1]} {where}"
-        value = _value(note, label_f, f, x)
-        g = _outputs(note, label_g, lambda out, x=x: grad(x, out), x.shape)
-        if not np.array_equal(x, before):
-            raise _Failed(f"{names[0]} or {names[1]} {where} modified its input")
-        _finite_or_warn(value, label_f)
-        if g is not None:
-            check_fd(lambda p, label=label_f: _value(note, label, f, p), value, g, x, pname,
-                     names)
+        try:
+            _check_point(note, f, grad, point, pname, names, at)
+        except _Raised as err:
+            _warn_raised(err)
+
+
+def _check_point(note, f, grad, point, pname, names, at):
+    """One point of `check_pointwise`."""
+    x = np.array(point, dtype=np.float64)
+    before = x.copy()
+    where = f"of problem {pname!r} at x={_fmt(x)}{at}"
+    label_f, label_g = f"{names[0]} {where}", f"{names[1]} {where}"
+    value = _value(note, label_f, f, x)
+    g = _outputs(note, label_g, lambda out, x=x: grad(x, out), x.shape)
+    if not np.array_equal(x, before):
+        raise _Failed(f"{names[0]} or {names[1]} {where} modified its input")
+    _finite_or_warn(value, label_f)
+    if g is not None:
+        check_fd(lambda p, label=label_f: _value(note, label, f, p), value, g, x, pname,
+                 names)
 
 
 def check_least_squares(note, model, model_grad, points, data, pname):
@@ -285,9 +303,13 @@ def check_least_squares(note, model, model_grad, points, data, pname):
     for i, theta in enumerate(points):
         for k in (every if i == 0 else every[[0, len(every) // 2, -1]]):
             xi = float(data[0, k])
-            check_pointwise(note, lambda th, xi=xi: model(th, xi),
-                            lambda th, out, xi=xi: model_grad(th, xi, out), [theta], pname,
-                            names=("model", "model_grad"), at=f", data point {k} (x={xi:g})")
+            try:
+                _check_point(note, lambda th, xi=xi: model(th, xi),
+                             lambda th, out, xi=xi: model_grad(th, xi, out), theta, pname,
+                             ("model", "model_grad"), f", data point {k} (x={xi:g})")
+            except _Raised as err:
+                _warn_raised(err)   # once per point: the other data points say no more
+                break
 
 
 def check_batched(note, f, grad, points, pname):
@@ -300,21 +322,13 @@ def check_batched(note, f, grad, points, pname):
     reps = -(-max(LANES) // len(base))
     cols = np.concatenate([base * (1 + 1e-3 * k) + 1e-3 * k for k in range(reps)])
     cols = cols[:max(LANES)].T.copy()                     # (dim, lanes)
-    results = {}
-    for lanes in LANES:
-        for order in ("forward", "reversed"):
-            index = np.arange(lanes) if order == "forward" else np.arange(lanes)[::-1]
-            X = np.ascontiguousarray(cols[:, index])
-            before = X.copy()
-            label = f"of problem {pname!r} on {lanes} lane(s)"
-            F = _outputs(note, f"f {label}", lambda out, X=X: f(X, out), (lanes,))
-            G = _outputs(note, f"grad {label}", lambda out, X=X: grad(X, out), (dim, lanes))
-            if F is None or G is None:
-                return   # divided by zero somewhere: NumPy's rules in the kernels
-            if not np.array_equal(X, before):
-                raise _Failed(f"f or grad {label} modified its input X")
-            back = np.argsort(index)
-            results[lanes, order] = (F[back], G[:, back])
+    try:
+        results = _lane_results(note, f, grad, cols, dim, pname)
+    except _Raised as err:
+        _warn_raised(err)
+        return
+    if results is None:
+        return   # divided by zero somewhere: NumPy's rules in the kernels
     ref_F, ref_G = results[max(LANES), "forward"]
     for (lanes, order), (F, G) in results.items():
         same = _close(F, ref_F[:lanes]) & np.all(_close(G, ref_G[:, :lanes]), axis=0)
@@ -333,8 +347,31 @@ def check_batched(note, f, grad, points, pname):
     for lane in range(len(points)):
         label = f"f of problem {pname!r} at x={_fmt(cols[:, lane])}"
         _finite_or_warn(ref_F[lane], label)
-        check_fd(lambda p, label=label: _value(note, label, f_point, p), ref_F[lane],
-                 ref_G[:, lane], cols[:, lane].copy(), pname, ("f", "grad"))
+        try:
+            check_fd(lambda p, label=label: _value(note, label, f_point, p), ref_F[lane],
+                     ref_G[:, lane], cols[:, lane].copy(), pname, ("f", "grad"))
+        except _Raised as err:
+            _warn_raised(err)
+
+
+def _lane_results(note, f, grad, cols, dim, pname):
+    """``{(lanes, order): (F, G)}`` on each block, lanes put back in order."""
+    results = {}
+    for lanes in LANES:
+        for order in ("forward", "reversed"):
+            index = np.arange(lanes) if order == "forward" else np.arange(lanes)[::-1]
+            X = np.ascontiguousarray(cols[:, index])
+            before = X.copy()
+            label = f"of problem {pname!r} on {lanes} lane(s)"
+            F = _outputs(note, f"f {label}", lambda out, X=X: f(X, out), (lanes,))
+            G = _outputs(note, f"grad {label}", lambda out, X=X: grad(X, out), (dim, lanes))
+            if F is None or G is None:
+                return None
+            if not np.array_equal(X, before):
+                raise _Failed(f"f or grad {label} modified its input X")
+            back = np.argsort(index)
+            results[lanes, order] = (F[back], G[:, back])
+    return results
 
 
 def _close(a, b):
@@ -374,3 +411,44 @@ def data_indices(n):
     if n <= MAX_DATA_POINTS:
         return np.arange(n)
     return np.unique(np.linspace(0, n - 1, MAX_DATA_POINTS).round().astype(np.int64))
+
+
+# --- why a run failed ---------------------------------------------------------
+
+#: Data points tried, at most, to find the one where a least-squares model raises.
+MAX_EXPLAIN_DATA = 100_000
+
+
+def explain(problem, x):
+    """Why a user's function fails at point ``x`` (a run's status FAILED): the
+    exception it raises there, as text, found by calling it again from Python
+    (in a child process, as the probe: a crash there is reported too); None if
+    the call does not fail from Python."""
+    x = np.array(x, dtype=np.float64).reshape(problem.dim)
+    name = problem.name
+
+    def again(note):
+        if hasattr(problem, "model"):   # LeastSquares: the model at each data point
+            data = problem._data
+            for k in range(min(data.shape[1], MAX_EXPLAIN_DATA)):
+                xi = float(data[0, k])
+                where = f"of problem {name!r} at theta={_fmt(x)}, data point {k} (x={xi:g})"
+                _call(note, f"model {where}", problem.model, x, xi)
+                _call(note, f"model_grad {where}", problem.model_grad, x, xi, np.empty(x.size))
+        elif problem.batched:
+            X = np.ascontiguousarray(x[:, None])
+            where = f"of problem {name!r} at x={_fmt(x)}"
+            _call(note, f"f {where}", problem.f, X, np.empty(1))
+            _call(note, f"grad {where}", problem.grad, X, np.empty_like(X))
+        else:
+            where = f"of problem {name!r} at x={_fmt(x)}"
+            _call(note, f"f {where}", problem.f, x.copy())
+            _call(note, f"grad {where}", problem.grad, x.copy(), np.empty_like(x))
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            run(again, name)
+    except ValueError as err:
+        return str(err)
+    return None

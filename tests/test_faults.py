@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 
 import fastgd as fg
-from fastgd import _execute, _identity
+from fastgd import _api, _execute, _identity
 
 FIELDS = ("x", "fun", "nit", "status", "success", "recorded", "path_x", "path_fun")
 ROOT = Path(__file__).resolve().parents[1]
@@ -725,12 +725,27 @@ START = np.array([[1.0, 1.0], [0.5, -0.5], [9.0, 2.0], [-1.5, 0.25]])
     (grad_reads_far_from_x0, "grad of problem 'bad' at x=\\[9, 2\\] crashed the process"),
     (grad_wrong_far_away, "disagrees with finite differences of f at x=\\[9.0, 2.0\\]"),
     (grad_unwritten_far_away, "at x=\\[9, 2\\] left entries \\[1\\]"),
-    (grad_raises, "raised IndexError: no such thing"),
 ])
 def test_unsafe_or_wrong_gradients_are_caught_by_the_probe(grad, match):
     problem = fg.Problem(bowl_f, grad, dim=2, name="bad")
     with pytest.raises(ValueError, match=match):
         fg.minimize(problem, x0=START, lr=0.1, epochs=5)
+
+
+def test_a_function_that_raises_fails_its_runs_only_and_says_why():
+    # The issue's reproducer: plain @njit raising at one start point of many.
+    problem = fg.Problem(bowl_f, grad_raises, dim=2, name="raises")
+    x0 = np.concatenate([np.linspace(-0.4, 0.4, 1001)[:, None].repeat(2, 1), [[0.9, 0.0]]])
+    with pytest.warns(UserWarning, match=r"grad of problem 'raises' at x=\[0.9, 0\] raised "
+                      "IndexError: no such thing: runs that reach such a point end with "
+                      "status FAILED"), \
+            pytest.warns(RuntimeWarning, match=r"1 of 1,002 runs ended with status FAILED; "
+                         r"the first, run 1001: grad of problem 'raises' at x=\[0.9, 0\] "
+                         "raised IndexError: no such thing"):
+        res = fg.minimize(problem, x0=x0, lr=0.1, epochs=50)
+    assert res.status[1001] == fg.Status.FAILED
+    assert (res.status[:1001] == fg.Status.MAX_EPOCHS).all()
+    np.testing.assert_allclose(res.x[:1001], x0[:1001] * 0.8**50, rtol=1e-12)
 
 
 def test_probe_passes_a_good_problem_and_is_not_repeated(monkeypatch):
@@ -910,3 +925,63 @@ def test_dask_cluster_closed_mid_sweep_is_named(distributed, tmp_path):
         closer.join()
     resumed = fg.minimize(problem, out=tmp_path / "s", **kw)
     assert_same(resumed, fg.minimize(problem, **kw))
+
+
+# --- Ctrl-C ------------------------------------------------------------------------------------
+
+def test_ctrl_c_keeps_every_finished_chunk_in_out(tmp_path, monkeypatch, reference):
+    real = _api._Task.__call__
+    calls = []
+
+    def interrupted(self, start, stop):
+        calls.append(start)
+        if len(calls) == 4:
+            raise KeyboardInterrupt
+        return real(self, start, stop)
+    out = tmp_path / "s"
+    monkeypatch.setattr(_api._Task, "__call__", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        quartic(out=out)
+    monkeypatch.undo()
+    saved = {int(f.stem.split("-")[1]) for f in chunks(out)}
+    # Every chunk whose computation finished before the interrupt is on disk.
+    finished = {start // 300 for start in calls[:3]}
+    assert finished and finished <= saved
+    assert_same(quartic(out=out), reference)
+
+
+def test_ctrl_c_on_an_executor_keeps_the_chunks_that_finished(tmp_path, reference):
+    out = tmp_path / "s"
+    with pytest.raises(KeyboardInterrupt):
+        quartic(out=out, executor=FailingExecutor(5, KeyboardInterrupt()))
+    assert len(chunks(out)) == 7
+    assert_same(quartic(out=out), reference)
+
+
+INTERRUPTED = """
+import sys, time
+from tests.test_faults import quartic
+quartic(chunk_size=40)                        # compile
+start = time.perf_counter()
+quartic(chunk_size=40, out=sys.argv[1])
+print(time.perf_counter() - start, flush=True)
+try:
+    quartic(chunk_size=40, out=sys.argv[2])
+except KeyboardInterrupt:
+    print("interrupted", flush=True)
+    raise
+"""
+
+
+def test_sigint_mid_sweep_stops_and_resumes_bit_for_bit(tmp_path):
+    out = tmp_path / "interrupted"
+    proc = subprocess.Popen([sys.executable, "-c", INTERRUPTED, str(tmp_path / "timing"),
+                             str(out)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    with proc:
+        whole = float(proc.stdout.readline())
+        time.sleep(0.3 * whole)
+        proc.send_signal(signal.SIGINT)
+        said = proc.stdout.read()
+        proc.wait(60)
+    assert "interrupted" in said and proc.returncode != 0   # stopped mid-sweep
+    assert_same(quartic(chunk_size=40, out=out), quartic(chunk_size=40))
