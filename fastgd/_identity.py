@@ -176,7 +176,8 @@ def fingerprint(*parts):
 def problem_parts(problem):
     """What determines a problem's results, as values for `fingerprint`."""
     parts = [type(problem).__module__, type(problem).__qualname__, problem.name,
-             problem.dim, problem.batched, problem._data]
+             problem.dim, problem.batched, problem._data,
+             repr(getattr(problem, "groups", None)), getattr(problem, "checked", True)]
     if problem._factory is not None:
         # Made by fastgd: the factory and the arguments that rebuild it exactly
         # (by name: its code may consult caches whose content varies).

@@ -222,15 +222,10 @@ def _fmt(x):
     return "[" + ", ".join(f"{v:.6g}" for v in x[:8]) + more + "]"
 
 
-_DIVIDED = object()   # what `_call` returns when the function divided by zero
-
-
 def _call(note, label, func, *args):
     note(label)
     try:
         return func(*args)
-    except ZeroDivisionError:
-        return _DIVIDED   # the kernels compute 1/0 as inf (NumPy's rules): not a defect
     except Exception as err:  # noqa: BLE001 - any exception from a user's function
         raise _Raised(f"{label} raised {type(err).__name__}: {err}") from None
 
@@ -242,12 +237,11 @@ def _guarded(shape, fill):
 
 
 def _outputs(note, label, call, shape):
-    """Call ``call(out)`` into guarded buffers, twice; return what it wrote,
-    or None if it divided by zero (see `_call`)."""
+    """Call ``call(out)`` into guarded buffers, twice; return what it wrote."""
     written = []
     for fill in _SENTINELS:
         buf, out = _guarded(shape, fill)
-        divided = _call(note, label, call, out) is _DIVIDED
+        _call(note, label, call, out)
         outside = np.flatnonzero(np.concatenate([buf[:GUARD], buf[GUARD + out.size:]]) != fill) \
             if (buf[:GUARD] != fill).any() or (buf[GUARD + out.size:] != fill).any() else ()
         if len(outside):
@@ -255,8 +249,6 @@ def _outputs(note, label, call, shape):
             at = pos - GUARD if pos < GUARD else pos - GUARD + out.size
             raise _Failed(f"{label} wrote outside its output array of shape {shape} "
                           f"(at element {at} of it, counting from its start)")
-        if divided:
-            return None
         written.append(out.copy())
     unwritten = (written[0] == _SENTINELS[0]) & (written[1] == _SENTINELS[1])
     if np.any(unwritten):
@@ -266,8 +258,7 @@ def _outputs(note, label, call, shape):
 
 
 def _value(note, label, f, x):
-    value = _call(note, label, f, x)
-    return np.nan if value is _DIVIDED else float(value)
+    return float(_call(note, label, f, x))
 
 
 def check_pointwise(note, f, grad, points, pname, names=("f", "grad"), at=""):
@@ -290,9 +281,7 @@ def _check_point(note, f, grad, point, pname, names, at):
     if not np.array_equal(x, before):
         raise _Failed(f"{names[0]} or {names[1]} {where} modified its input")
     _finite_or_warn(value, label_f)
-    if g is not None:
-        check_fd(lambda p, label=label_f: _value(note, label, f, p), value, g, x, pname,
-                 names)
+    check_fd(lambda p, label=label_f: _value(note, label, f, p), value, g, x, pname, names)
 
 
 def check_least_squares(note, model, model_grad, points, data, pname):
@@ -327,8 +316,6 @@ def check_batched(note, f, grad, points, pname):
     except _Raised as err:
         _warn_raised(err)
         return
-    if results is None:
-        return   # divided by zero somewhere: NumPy's rules in the kernels
     ref_F, ref_G = results[max(LANES), "forward"]
     for (lanes, order), (F, G) in results.items():
         same = _close(F, ref_F[:lanes]) & np.all(_close(G, ref_G[:, :lanes]), axis=0)
@@ -365,8 +352,6 @@ def _lane_results(note, f, grad, cols, dim, pname):
             label = f"of problem {pname!r} on {lanes} lane(s)"
             F = _outputs(note, f"f {label}", lambda out, X=X: f(X, out), (lanes,))
             G = _outputs(note, f"grad {label}", lambda out, X=X: grad(X, out), (dim, lanes))
-            if F is None or G is None:
-                return None
             if not np.array_equal(X, before):
                 raise _Failed(f"f or grad {label} modified its input X")
             back = np.argsort(index)
@@ -426,6 +411,8 @@ def explain(problem, x):
     the call does not fail from Python."""
     x = np.array(x, dtype=np.float64).reshape(problem.dim)
     name = problem.name
+    # As the kernels call them (bounds-checked): the same exception, no crash.
+    value_of, grad_of = problem._user_functions()
 
     def again(note):
         if hasattr(problem, "model"):   # LeastSquares: the model at each data point
@@ -433,17 +420,17 @@ def explain(problem, x):
             for k in range(min(data.shape[1], MAX_EXPLAIN_DATA)):
                 xi = float(data[0, k])
                 where = f"of problem {name!r} at theta={_fmt(x)}, data point {k} (x={xi:g})"
-                _call(note, f"model {where}", problem.model, x, xi)
-                _call(note, f"model_grad {where}", problem.model_grad, x, xi, np.empty(x.size))
+                _call(note, f"model {where}", value_of, x, xi)
+                _call(note, f"model_grad {where}", grad_of, x, xi, np.empty(x.size))
         elif problem.batched:
             X = np.ascontiguousarray(x[:, None])
             where = f"of problem {name!r} at x={_fmt(x)}"
-            _call(note, f"f {where}", problem.f, X, np.empty(1))
-            _call(note, f"grad {where}", problem.grad, X, np.empty_like(X))
-        else:
+            _call(note, f"grad {where}", grad_of, X, np.empty_like(X))
+            _call(note, f"f {where}", value_of, X, np.empty(1))
+        else:   # the gradient first: the kernels call it every update
             where = f"of problem {name!r} at x={_fmt(x)}"
-            _call(note, f"f {where}", problem.f, x.copy())
-            _call(note, f"grad {where}", problem.grad, x.copy(), np.empty_like(x))
+            _call(note, f"grad {where}", grad_of, x.copy(), np.empty_like(x))
+            _call(note, f"f {where}", value_of, x.copy())
 
     try:
         with warnings.catch_warnings():

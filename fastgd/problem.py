@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numba
 import numpy as np
 from numba.extending import is_jitted
 from numpy.typing import ArrayLike
@@ -66,6 +67,12 @@ class Problem:
         ``X`` and ``G`` have shape ``(dim, lanes)`` and ``F`` shape ``(lanes,)``.
         Loops over the lanes in the innermost position then vectorise: the
         fastest way to give fastgd an objective.
+    checked : bool, default True
+        Compile ``f`` and ``grad`` for the kernels once more with bounds
+        checking: an index out of range raises, and that run ends with status
+        FAILED, instead of reading or writing outside an array (a crash, or
+        another run's numbers).  It costs a compile and a few percent of speed
+        (README, "What fastgd guarantees"); False calls them as compiled.
     groups : dict or sequence of (name, size), optional
         Parameter groups in order (a network's layers, say), sizes adding up to
         ``dim``: `minimize` and `sweep` then take ``lr`` as a dict with a rate
@@ -101,11 +108,13 @@ class Problem:
     """
 
     def __init__(self, f: Callable, grad: Callable, dim: int, *, name: str | None = None,
-                 batched: bool = False, groups: Sequence | None = None) -> None:
+                 batched: bool = False, groups: Sequence | None = None,
+                 checked: bool = True) -> None:
         _require_jitted(f, "f")
         _require_jitted(grad, "grad")
         self.f = f
         self.grad = grad
+        self.checked = bool(checked)
         self.dim = check.integer(dim, "dim", low=1)
         self.groups = as_groups(groups, self.dim)
         self.name = str(name) if name is not None else f.__name__
@@ -251,12 +260,19 @@ class Problem:
         return self._adapted
 
     def _adapter_key(self):
-        return (Problem, self.f, self.grad, self.dim, self.batched)
+        return (Problem, self.f, self.grad, self.dim, self.batched,
+                getattr(self, "checked", True))
+
+    def _user_functions(self):
+        """The user's functions as the kernels call them: bounds-checked unless
+        the problem was made with ``checked=False``."""
+        funcs = (self.f, self.grad)
+        return tuple(map(_bounds_checked, funcs)) if getattr(self, "checked", True) else funcs
 
     def _adapt(self):
         # An exception raised by the user's function becomes the lane's `fail`
         # flag (the run's status FAILED), never an exception in the kernel.
-        f, grad, dim = self.f, self.grad, self.dim
+        (f, grad), dim = self._user_functions(), self.dim
         if self.batched:
             @jit(FUN_SIG, cache=False)
             def kfun(X, data, rows, F, fail):
@@ -363,6 +379,20 @@ class Problem:
 
 
 _ADAPTERS = {}  # (kind, functions..., dim) -> compiled kernel functions
+_CHECKED = {}   # a user's jitted function -> the same, compiled with bounds checks
+
+
+def _bounds_checked(func):
+    """``func`` compiled again from its Python code with ``boundscheck=True``,
+    its other options kept: an index out of range then raises IndexError (the
+    run ends FAILED) instead of reading or writing outside the array and
+    crashing the process or corrupting other runs.  Functions it calls keep
+    their own compilation."""
+    if func not in _CHECKED:
+        options = {k: v for k, v in getattr(func, "targetoptions", {}).items()
+                   if k in ("fastmath", "error_model", "locals", "inline")}
+        _CHECKED[func] = numba.njit(boundscheck=True, **options)(func.py_func)
+    return _CHECKED[func]
 
 
 class LeastSquares(Problem):
@@ -385,6 +415,8 @@ class LeastSquares(Problem):
     name : str, optional
     groups : dict or sequence of (name, size), optional
         Parameter groups with a learning rate each (see `Problem`).
+    checked : bool, default True
+        Bounds checking for ``model`` and ``model_grad`` (see `Problem`).
 
     Examples
     --------
@@ -405,11 +437,12 @@ class LeastSquares(Problem):
 
     def __init__(self, model: Callable, model_grad: Callable, x: ArrayLike, y: ArrayLike,
                  dim: int, *, name: str | None = None,
-                 groups: Sequence | None = None) -> None:
+                 groups: Sequence | None = None, checked: bool = True) -> None:
         _require_jitted(model, "model")
         _require_jitted(model_grad, "model_grad")
         self.model = model
         self.model_grad = model_grad
+        self.checked = bool(checked)
         self.dim = check.integer(dim, "dim", low=1)
         self.groups = as_groups(groups, self.dim)
         self.name = str(name) if name is not None else model.__name__
@@ -469,10 +502,15 @@ class LeastSquares(Problem):
         return self
 
     def _adapter_key(self):
-        return (LeastSquares, self.model, self.model_grad, self.dim)
+        return (LeastSquares, self.model, self.model_grad, self.dim,
+                getattr(self, "checked", True))
+
+    def _user_functions(self):
+        funcs = (self.model, self.model_grad)
+        return tuple(map(_bounds_checked, funcs)) if getattr(self, "checked", True) else funcs
 
     def _adapt(self):
-        model, model_grad, dim = self.model, self.model_grad, self.dim
+        (model, model_grad), dim = self._user_functions(), self.dim
 
         @jit(FUN_SIG, cache=False)
         def kfun(X, data, rows, F, fail):

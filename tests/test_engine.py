@@ -133,7 +133,10 @@ def test_a_run_that_raises_fails_alone():
     def grad(x, out):
         out[0] = -1.0 / (x[0] * x[0]) + 2.0 * x[0]
 
-    with pytest.warns(UserWarning, match="x=\\[0"):   # the probe saw the bad start point
+    with pytest.warns(UserWarning, match="x=\\[0"), \
+            pytest.warns(RuntimeWarning, match="1 of 3 runs ended with status FAILED; the first, "
+                         "run 1: grad of problem 'f' at x=\\[0\\] raised ZeroDivisionError"):
+        # The probe saw the bad start point; the run's failure is then said in words.
         res = fg.minimize(fg.Problem(f, grad, dim=1), x0=[1.0, 0.0, 2.0], lr=1e-3, epochs=5)
     assert [fg.Status(s).name for s in res.status] == ["MAX_EPOCHS", "FAILED", "MAX_EPOCHS"]
     # It stopped where its gradient raised, before any update.
@@ -156,7 +159,9 @@ def test_a_run_failing_at_its_start_value_has_defined_summaries():
     x0 = np.array([1.0, 0.0, 2.0] * 3000)
     runs = []
     for chunk in (9000, 64):
-        with pytest.warns(UserWarning):
+        with pytest.warns(UserWarning), \
+                pytest.warns(RuntimeWarning, match="3,000 of 9,000 runs ended with status "
+                             "FAILED; the first, run 1: grad of problem 'f' at x=\\[0\\] raised"):
             runs.append(fg.minimize(fg.Problem(f, grad, dim=1), x0=x0, lr=1e-3, epochs=30,
                                     xtol=1e-12, summary=True, chunk_size=chunk))
     for res in runs:

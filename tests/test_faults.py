@@ -985,3 +985,33 @@ def test_sigint_mid_sweep_stops_and_resumes_bit_for_bit(tmp_path):
         proc.wait(60)
     assert "interrupted" in said and proc.returncode != 0   # stopped mid-sweep
     assert_same(quartic(chunk_size=40, out=out), quartic(chunk_size=40))
+
+
+@numba.njit
+def grad_writes_out_of_bounds_far_out(x, out):
+    out[0] = 2 * x[0]
+    if abs(x[0]) > 50:   # reached only by a diverging run, never at a start point
+        out[int(abs(x[0]))] = 0.0
+
+
+def test_an_index_out_of_bounds_in_a_run_fails_that_run_not_the_process():
+    problem = fg.Problem(jit_square, grad_writes_out_of_bounds_far_out, dim=1, name="oob")
+    with pytest.warns(RuntimeWarning, match=r"1 of 3 runs ended with status FAILED; the "
+                      r"first, run 2: grad of problem 'oob' at x=\[.*\] raised IndexError"):
+        res = fg.minimize(problem, x0=[0.5, 1.0, 2.0], lr=[0.1, 0.1, 1.5], epochs=20)
+    assert [fg.Status(s).name for s in res.status] == ["MAX_EPOCHS", "MAX_EPOCHS", "FAILED"]
+    np.testing.assert_allclose(res.x[:2, 0], [0.5 * 0.8**20, 0.8**20], rtol=1e-12)
+    assert abs(res.x[2, 0]) > 50   # it failed where the index went out of bounds
+    unchecked = fg.Problem(jit_square, bowl_grad_1d, dim=1, checked=False)
+    assert unchecked._user_functions() == (jit_square, bowl_grad_1d)
+    assert identity(unchecked) != identity(fg.Problem(jit_square, bowl_grad_1d, dim=1))
+
+
+@numba.njit
+def jit_square(x):
+    return x[0] ** 2
+
+
+@numba.njit
+def bowl_grad_1d(x, out):
+    out[0] = 2 * x[0]
