@@ -391,6 +391,10 @@ def _bounds_checked(func):
     if func not in _CHECKED:
         options = {k: v for k, v in getattr(func, "targetoptions", {}).items()
                    if k in ("fastmath", "error_model", "locals", "inline")}
+        # Said explicitly: compiled from within a kernel, a function without
+        # it would take the kernel's error model, turning its exceptions into
+        # silent infinities.
+        options.setdefault("error_model", "python")
         _CHECKED[func] = numba.njit(boundscheck=True, **options)(func.py_func)
     return _CHECKED[func]
 

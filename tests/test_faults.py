@@ -577,7 +577,7 @@ def test_symbolic_work_has_a_time_limit(monkeypatch):
     start = time.perf_counter()
     with pytest.raises(ValueError, match="longer than 0.05 s.*SYMBOLIC_SECONDS"):
         fg.Problem.from_expression(text)
-    assert time.perf_counter() - start < 2
+    assert time.perf_counter() - start < 30   # stopped, not run to the end
     assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
     assert signal.getsignal(signal.SIGALRM) in (signal.SIG_DFL, signal.default_int_handler)
 
