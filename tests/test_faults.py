@@ -979,7 +979,7 @@ def test_sigint_mid_sweep_stops_and_resumes_bit_for_bit(tmp_path):
                              str(out)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
     with proc:
         whole = float(proc.stdout.readline())
-        time.sleep(0.3 * whole)
+        time.sleep(0.1 * whole)
         proc.send_signal(signal.SIGINT)
         said = proc.stdout.read()
         proc.wait(60)
