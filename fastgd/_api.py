@@ -236,7 +236,8 @@ def _run(problem, x0, *, lr, epochs, optimizer="gd", momentum=None, beta1=None,
          beta2=None, alpha=None, eps=None, weight_decay=None, schedule=None,
          batch_size=None, shuffle=True, seed=0, xtol=None, ftol=None, gtol=None,
          bound=1e100, record=False, summary=False, target=None,
-         chunk_size=_execute.CHUNK_SIZE, executor=None, out=None, progress=None, dims=None,
+         chunk_size=_execute.CHUNK_SIZE, executor=None, out=None, progress=None,
+         errors="warn", dims=None,
          coords=None):
     """Validate every argument, broadcast the batch, run the kernel(s), wrap the result."""
     if not isinstance(problem, Problem):
@@ -248,6 +249,7 @@ def _run(problem, x0, *, lr, epochs, optimizer="gd", momentum=None, beta1=None,
                            beta1=beta1, beta2=beta2,
                            alpha=alpha, eps=eps, weight_decay=weight_decay)
     epochs = check.integer(epochs, "epochs", low=1, high=MAX_EPOCHS)
+    check.choice(errors, "errors", ("warn", "raise"))
     if not isinstance(summary, (bool, np.bool_)):
         raise TypeError(f"summary must be a bool, got {type(summary).__name__}")
     if target is not None:
@@ -344,7 +346,7 @@ def _run(problem, x0, *, lr, epochs, optimizer="gd", momentum=None, beta1=None,
     for name in spec.keys() - outputs.keys():
         allocate(name)
     x_out, f_out, nit, status = (outputs[k] for k in ("x", "fun", "nit", "status"))
-    _report_failures(problem, status, x_out)
+    _report_failures(problem, status, x_out, errors == "raise")
     rec_x, rec_f = outputs["rec_x"], outputs["rec_f"]
 
     success = _success(status, any(v > 0 for v in tols.values()))
@@ -380,7 +382,7 @@ LOSS_TAIL = 20
 LOSS_CAP = 1e6
 
 
-def _report_failures(problem, status, x_out):
+def _report_failures(problem, status, x_out, raise_error=False):
     """Warn, with the exception's text, when runs ended FAILED: the kernels
     record only that a run's function raised, so one failed run's final point
     (where it raised) is evaluated again from Python to say what was raised."""
@@ -392,9 +394,11 @@ def _report_failures(problem, status, x_out):
     if problem._builtin is None:   # a user's functions: ask them again
         reason = _probe.explain(problem, x_out[first])
     reason = reason or "its function raised an exception at the run's final point"
-    warnings.warn(f"{failed.size:,} of {status.size:,} runs ended with status FAILED; the "
-                  f"first, run {first}: {reason}. The other runs are unaffected.",
-                  RuntimeWarning, stacklevel=4)
+    message = (f"{failed.size:,} of {status.size:,} runs ended with status FAILED; the "
+               f"first, run {first}: {reason}.")
+    if raise_error:
+        raise RuntimeError(message + " (errors='raise'; with out=, finished chunks are kept)")
+    warnings.warn(message + " The other runs are unaffected.", RuntimeWarning, stacklevel=4)
 
 
 def _summaries(rows, nit, status, epochs, shape, with_target):
@@ -574,7 +578,7 @@ def minimize(problem: Problem, x0: ArrayLike | Starts, *, lr: ArrayLike, epochs:
              record: bool | ArrayLike = False, summary: bool = False,
              target: ArrayLike | None = None, chunk_size: int = _execute.CHUNK_SIZE,
              executor: Any = None, out: str | os.PathLike | None = None,
-             progress: bool | None = None) -> Result:
+             progress: bool | None = None, errors: str = "warn") -> Result:
     r"""Run gradient descent from every start point with every hyper-parameter, at once.
 
     ``x0`` and the per-run hyper-parameters (``lr``, the optimiser's
@@ -653,6 +657,10 @@ def minimize(problem: Problem, x0: ArrayLike | Starts, *, lr: ArrayLike, epochs:
         Also record, per run, the first epoch whose value is ``<= target``
         (``Result.summary["hit_epoch"]``, -1 if never): a hitting-time map.
         Broadcasts with the other per-run arguments; implies ``summary``.
+    errors : {'warn', 'raise'}, default 'warn'
+        What to do when some runs end with status FAILED (their function
+        raised): warn with the first one's exception and return every result,
+        or raise `RuntimeError` instead of returning.
     chunk_size : int, default 2**20
         Runs per kernel call.  A larger batch is cut into chunks of
         consecutive runs, run one after another (or on ``executor``) and
@@ -725,7 +733,8 @@ def minimize(problem: Problem, x0: ArrayLike | Starts, *, lr: ArrayLike, epochs:
                 weight_decay=weight_decay, schedule=schedule, batch_size=batch_size,
                 shuffle=shuffle, seed=seed, xtol=xtol, ftol=ftol, gtol=gtol,
                 bound=bound, record=record, summary=summary, target=target,
-                chunk_size=chunk_size, executor=executor, out=out, progress=progress)
+                chunk_size=chunk_size, executor=executor, out=out, progress=progress,
+                errors=errors)
 
 
 def _sweep_axis(value, name, point_dim):

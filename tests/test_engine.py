@@ -173,3 +173,19 @@ def test_a_run_failing_at_its_start_value_has_defined_summaries():
         assert np.all(np.isfinite(res.summary["fun_best"][~failed]))
     for name in ("x", "nit", "status"):
         np.testing.assert_array_equal(getattr(runs[0], name), getattr(runs[1], name))
+
+
+def test_errors_raise_turns_failed_runs_into_an_exception():
+    @numba.njit
+    def f(x):
+        return 1.0 / x[0]
+
+    @numba.njit
+    def grad(x, out):
+        out[0] = -1.0 / (x[0] * x[0])
+
+    with pytest.warns(UserWarning), pytest.raises(RuntimeError, match="FAILED"):
+        fg.minimize(fg.Problem(f, grad, dim=1), x0=[1.0, 0.0], lr=1e-3, epochs=3,
+                    errors="raise")
+    with pytest.raises(ValueError, match="errors"):
+        fg.minimize(fg.problems.quartic, x0=1.0, lr=0.01, epochs=3, errors="ignore")
