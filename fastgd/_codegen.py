@@ -476,6 +476,10 @@ def descend_kernel(variant, problem=None, groups=None):
     groups = groups if variant.grouped else None
     dim = problem.dim if lane is not None else 0
     what = f"{problem.name if lane is not None else 'any problem'}/{opt.name}"
+    options = [name for name in ("scheduled", "refill", "gtol", "summary", "record",
+                                 "grouped") if getattr(variant, name)]
+    if options:   # a compile note per kernel, not one per problem and optimiser
+        what += f" ({', '.join(options)})"
     parts = [_header(what)]
     parts += variant.header(dim, lane is not None, opt) + ["", ""]
     if lane is not None:
