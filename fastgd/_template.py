@@ -358,7 +358,6 @@ def _task(first, end, grad, fun, x0, lr, groups, hyper, schedule, epochs, xtol, 
     # fifth of a fused update.
     epoch = 0
     pending = 0  # runs finished before the epoch's screen (a start value that failed)
-    every_lane = REFILL or recording or SCHEDULED or DATA or SUMMARY
 
     # Step decay without warm-up, the tutorial's schedule, has its own fast
     # paths in _rates; with a warm-up it takes the general one.
@@ -372,6 +371,10 @@ def _task(first, end, grad, fun, x0, lr, groups, hyper, schedule, epochs, xtol, 
             for c in range(w):
                 if schedule[1, first + c] != schedule[1, first]:
                     shared_every = 0
+    # Lanes in step sharing step decay's period: one countdown for the block,
+    # no division and no call in the epochs between two decays.
+    due_in = shared_every
+    every_lane = REFILL or recording or DATA or SUMMARY or (SCHEDULED and not step_fast)
 
     while n_active > 0:
         if any_fresh:
@@ -402,9 +405,17 @@ def _task(first, end, grad, fun, x0, lr, groups, hyper, schedule, epochs, xtol, 
             for c in range(w):
                 lane_epoch[c] += 1
         if SCHEDULED:
-            if step_fast:
+            if step_fast and shared_every > 0:
+                due_in -= 1
+                if due_in == 0:
+                    due_in = shared_every
+                    for c in range(w):
+                        lane_epoch[c] = epoch
+                    _rates(first, w, lr, schedule, lr_now, rate, alive, countdown, lane_run,
+                           lane_epoch, shared_every)
+            elif step_fast:
                 _rates(first, w, lr, schedule, lr_now, rate, alive, countdown, lane_run,
-                       lane_epoch, shared_every)
+                       lane_epoch, 0)
             else:
                 _rates(first, w, lr, schedule, lr_now, rate, alive, countdown, lane_run,
                        lane_epoch, -1)
