@@ -20,6 +20,7 @@ such problem, and only the user's small adapter compiles per process.
 import ast
 import functools
 import hashlib
+import importlib.util
 import inspect
 import math
 import os
@@ -144,7 +145,7 @@ def _load_module(what, source):
         if not _is_cached(folder, f"k{digest}"):
             note_compile(what)
         name = f"fastgd_kernels_{digest}"
-        spec = _spec_from(name, path)
+        spec = importlib.util.spec_from_file_location(name, path)
         module = pytypes.ModuleType(name)
         module.__file__ = str(path)
         sys.modules[name] = module
@@ -165,11 +166,6 @@ def _is_cached(folder, stem):
     if numba_dir:
         return any(Path(numba_dir).rglob(f"{stem}.*.nbi"))
     return any((folder / "__pycache__").glob(f"{stem}.*.nbi"))
-
-
-def _spec_from(name, path):
-    import importlib.util
-    return importlib.util.spec_from_file_location(name, path)
 
 
 # --- problems as source ------------------------------------------------------
@@ -364,8 +360,7 @@ def update_block_source(opt):
     rule = opt.rule.strip()
     used = _names_in(rule)
     inner = ["x = X[d, c]", "g = G[d, c]", "eta = rate[groups[d], c]"]
-    inner += [f"{p} = H[{i}, c]" for i, p in enumerate(opt.params) if p in used]
-    inner += [f"{q} = Q[{i}, c]" for i, q in enumerate(opt.lane_state) if q in used]
+    inner += _lane_loads(opt, used)
     inner += [f"{s} = S[{i}, d, c]" for i, s in enumerate(opt.state)]
     inner += _rename(rule, {"rate": "eta"}).splitlines()
     inner += ["X[d, c] = x"] + [f"S[{i}, d, c] = {s}" for i, s in enumerate(opt.state)]
@@ -394,9 +389,9 @@ def lane_step_source(opt, dim, lane, groups=None):
     step += _prepare_lines(opt)
     rule = opt.rule.strip()
     used = _names_in(rule)
-    step += [f"{p} = H[{i}, c]" for i, p in enumerate(opt.params) if p in used]
-    if not opt.prepare:
-        step += [f"{q} = Q[{i}, c]" for i, q in enumerate(opt.lane_state) if q in used]
+    # What the prepare lines loaded for this lane is in hand already.
+    loaded = _names_in(opt.prepare) | set(opt.lane_state) if opt.prepare else set()
+    step += _lane_loads(opt, used - loaded)
     for d in range(dim):
         mapping = {"x": f"x_{d}", "g": f"g_{d}", "rate": f"eta_{group_of[d]}",
                    **{s: f"{s}_{d}" for s in opt.state}}
