@@ -106,10 +106,13 @@ def _batch_shape(shapes):
     return tuple(shape)
 
 
-def _memory_parts(shapes, shape, size, dim, epochs, n_record, chunk_size, n_inputs):
-    """The bytes `_run` will hold at its peak, by what they are for."""
+def _memory_parts(shapes, shape, size, dim, epochs, n_record, chunk_size, n_inputs,
+                  per_run_extra=0):
+    """The bytes `_run` will hold at its peak, by what they are for.
+    ``per_run_extra``: the optimiser's saved state and what ``init=`` holds."""
     args = " x ".join(f"{name} {s}" for name, s in shapes.items() if s)
-    per_run = 8 * dim + 8 + 8 + 1 + 1 + 2   # x, fun, nit, status, success, temporaries
+    # x, fun, nit, status, success, temporaries, the optimiser's state
+    per_run = 8 * dim + 8 + 8 + 1 + 1 + 2 + per_run_extra
     per_path = (epochs + 1) * (dim + 1) * 8
     chunk = min(chunk_size, size)
     parts = [(size * per_run, f"the outputs of {size:,} runs (batch shape {shape} from "
@@ -163,6 +166,7 @@ class _Task:
     settings: tuple         # optimizer name, epochs, xtol, ftol, gtol, bound,
                             # batch_size, shuffle, seed, summary
     record: np.ndarray      # sorted flat indices of recorded runs
+    resume: dict = None     # the runs' state to continue from (`_resume_state`)
 
     def _flat(self, a, start, stop):
         # .flat slicing copies just the chunk out of a broadcast view, C-contiguous
@@ -188,19 +192,36 @@ class _Task:
         grouped = "lr" not in self.hp
         lo, hi = np.searchsorted(self.record, [start, stop])
         rec_runs = self.record[lo:hi] - start
+        n_state, n_lane, n_groups = map(len, _state_names(
+            optimizer, self.problem, grouped, self.schedule is not None))
         out = {"x": np.empty((n, dim)), "fun": np.empty(n), "nit": np.empty(n, np.int64),
                "status": np.empty(n, np.int8),
                "rec_x": np.full((hi - lo, epochs + 1, dim), np.nan),
-               "rec_f": np.full((hi - lo, epochs + 1), np.nan)}
+               "rec_f": np.full((hi - lo, epochs + 1), np.nan),
+               "state_S": np.empty((n, n_state, dim)), "state_Q": np.empty((n, n_lane)),
+               "state_lr": np.empty((n, n_groups))}
         summ = np.full((len(SUMMARIES) if summary else 0, n), np.nan)
         targets = (self._flat(self.hp["target"], start, stop) if "target" in self.hp
                    else np.full(n if summary else 0, np.inf))
+        resume = (np.empty(0, np.int64), np.empty((0, 0, 0)), np.empty((0, 0)),
+                  np.empty((0, 0)))
+        if self.resume is not None:
+            part = {name: a[start:stop] for name, a in self.resume.items()
+                    if name != "paths"}
+            resume = tuple(np.ascontiguousarray(part[name])
+                           for name in ("start_epoch", "state_S", "state_Q", "state_lr"))
+            # Runs that had ended are not computed: their outputs are the ones
+            # they ended with (and the final-value pass reads a finite point).
+            out["x"][:] = starts
+            if summary:
+                summ[:] = part["summary"].T
+            _resumed_paths(self.resume["paths"], self.record[lo:hi], out)
         kfun, kgrad = self.problem._kernel_functions()
         variant = _codegen.Variant(
             optimizer, schedule=sched_kind, scheduled=self.schedule is not None,
             data=self.problem.n_data > 0, refill=xtol + ftol + gtol > 0.0, gtol=gtol > 0.0,
             grouped=grouped, summary=summary, record=self.record.size > 0,
-            can_fail=self.problem._builtin is None)
+            can_fail=self.problem._builtin is None, resume=self.resume is not None)
         kernel = _codegen.descend_kernel(variant, self.problem._source,
                                          self.problem.groups if grouped else None)
         if grouped:
@@ -210,16 +231,28 @@ class _Task:
         else:
             names, groups = ["lr"], np.zeros(dim, np.int64)
         lr = np.stack([self._flat(self.hp[name], start, stop) for name in names])
-        span = _kernels.task_span(n, xtol + ftol + gtol > 0.0)
+        span = _kernels.task_span(n, xtol + ftol + gtol > 0.0 or self.resume is not None)
         _threads.run_tasks(kernel, (
             kgrad, kfun, starts, lr, groups, hyper,
             sched, epochs, xtol, ftol, gtol, bound, self.problem._data,
             batch_size, shuffle, np.uint64(seed), start, rec_runs,
-            out["rec_x"], out["rec_f"], targets, summ, LOSS_TAIL, LOSS_CAP,
-            out["x"], out["fun"], out["nit"], out["status"], span),
+            out["rec_x"], out["rec_f"], targets, summ, LOSS_TAIL, LOSS_CAP, resume,
+            out["x"], out["fun"], out["nit"], out["status"],
+            (out["state_S"], out["state_Q"], out["state_lr"]), span),
             (n + span - 1) // span)
         if summary:
             out["summary"] = np.ascontiguousarray(summ.T)
+        # The kernel's status says how a run ended; a run that ran out of epochs
+        # at a point where f is not finite is DIVERGED, and a longer budget
+        # would have taken it further.
+        out["stopped"] = out["status"] != _kernels.MAX_EPOCHS
+        out["status"][~np.isfinite(out["fun"]) & (out["status"] != _kernels.FAILED)] = \
+            _kernels.DIVERGED
+        if self.resume is not None:
+            ended = part["start_epoch"] < 0
+            for name in ("x", "fun", "nit", "status", "stopped", "state_S", "state_Q",
+                         "state_lr") + (("summary",) if summary else ()):
+                out[name][ended] = part[name][ended]
         return out
 
     def fingerprint(self, chunk_size):
@@ -229,7 +262,20 @@ class _Task:
         return _identity.fingerprint(
             __version__, *_identity.problem_parts(self.problem), self.shape, self.x0,
             self.hp, self.optimizer_params, schedule, self.settings, self.record,
-            chunk_size)
+            chunk_size, self.resume)
+
+
+def _resumed_paths(paths, rec_ids, out):
+    """Trajectories of continued runs: the epochs computed before, where the
+    earlier result recorded them (the kernel writes from the epoch it resumes at)."""
+    recorded, path_x, path_fun = paths
+    if path_x is None or not rec_ids.size:
+        return
+    at = np.searchsorted(recorded, rec_ids)
+    found = (at < recorded.size) & (recorded[np.minimum(at, recorded.size - 1)] == rec_ids)
+    points = min(path_x.shape[1], out["rec_x"].shape[1])
+    out["rec_x"][found, :points] = path_x[at[found], :points]
+    out["rec_f"][found, :points] = path_fun[at[found], :points]
 
 
 def _run(problem, x0, *, lr, epochs, optimizer="gd", momentum=None, beta1=None,
@@ -237,8 +283,7 @@ def _run(problem, x0, *, lr, epochs, optimizer="gd", momentum=None, beta1=None,
          batch_size=None, shuffle=True, seed=0, xtol=None, ftol=None, gtol=None,
          bound=1e100, record=False, summary=False, target=None,
          chunk_size=_execute.CHUNK_SIZE, executor=None, out=None, progress=None,
-         errors="warn", dims=None,
-         coords=None):
+         errors="warn", init=None, dims=None, coords=None):
     """Validate every argument, broadcast the batch, run the kernel(s), wrap the result."""
     if not isinstance(problem, Problem):
         raise TypeError(f"problem must be a fastgd.Problem, got {type(problem).__name__}")
@@ -278,11 +323,23 @@ def _run(problem, x0, *, lr, epochs, optimizer="gd", momentum=None, beta1=None,
     shape = _batch_shape(shapes)
     size = math.prod(shape)
     chunk_size = check.integer(chunk_size, "chunk_size", low=1)
+    grouped = "lr" not in hp
+    names = _state_names(optimizer, problem, grouped, schedule is not None)
+    sizes = tuple(map(len, names))
+    if init is not None:
+        _check_init(init, problem, shape, x0, optimizer, schedule, epochs, summary,
+                    grouped)
     # Every allocation below (the record indices included) only after this.
+    state_bytes = 8 * (sizes[0] * problem.dim + sizes[1] + sizes[2])
     _memory.check(_memory_parts(
         shapes, shape, size, problem.dim, epochs, _record_count(record, shape, size),
-        chunk_size, n_inputs=len(hp) + 4))
+        chunk_size, n_inputs=len(hp) + 4,
+        per_run_extra=state_bytes * (1 if init is None else 2) + (
+            0 if init is None else 8 * (problem.dim + 16))))
     rec_runs = _record_runs(record, shape, size)
+    resume = None
+    if init is not None:
+        resume, x0 = _resume_state(init, problem, shape, x0, names, epochs, summary)
 
     if executor is not None and not (hasattr(executor, "submit")
                                      or hasattr(executor, "get_executor")):
@@ -293,7 +350,8 @@ def _run(problem, x0, *, lr, epochs, optimizer="gd", momentum=None, beta1=None,
 
     task = _Task(problem, shape, x0, hp, tuple(SPECS[optimizer].params), schedule,
                  (optimizer, epochs, tols["xtol"], tols["ftol"], tols["gtol"],
-                  float(bound), batch_size, bool(shuffle), seed, bool(summary)), rec_runs)
+                  float(bound), batch_size, bool(shuffle), seed, bool(summary)), rec_runs,
+                 resume)
     problem._probe(starts)
     problem._kernel_functions()  # compile a user's adapters once, here, not per chunk
 
@@ -304,7 +362,11 @@ def _run(problem, x0, *, lr, epochs, optimizer="gd", momentum=None, beta1=None,
     spec = {"x": (size, (dim,), np.float64), "fun": (size, (), np.float64),
             "nit": (size, (), np.int64), "status": (size, (), np.int8),
             "rec_x": (n_rec, (epochs + 1, dim), np.float64),
-            "rec_f": (n_rec, (epochs + 1,), np.float64)}
+            "rec_f": (n_rec, (epochs + 1,), np.float64),
+            "stopped": (size, (), np.bool_),
+            "state_S": (size, (sizes[0], dim), np.float64),
+            "state_Q": (size, (sizes[1],), np.float64),
+            "state_lr": (size, (sizes[2],), np.float64)}
     if summary:
         spec["summary"] = (size, (len(SUMMARIES),), np.float64)
     outputs = {}
@@ -363,14 +425,144 @@ def _run(problem, x0, *, lr, epochs, optimizer="gd", momentum=None, beta1=None,
                   seed=seed, bound=float(bound),
                   **{name: (v if v > 0 else None) for name, v in tols.items()},
                   schedule=None if schedule is None else schedule.name)
+    if init is not None:
+        params["x0"] = init.params["x0"]
+    state = _named_state(outputs, names, problem.dim, shape, summary)
     if dims is None:
-        dims, coords = _name_axes(shape, x0, hp, named)
+        if init is not None:
+            dims, coords = init.dims, init.coords
+        else:
+            dims, coords = _name_axes(shape, x0, hp, named)
     return Result(
         x=x_out.reshape(shape + (problem.dim,)), fun=f_out.reshape(shape),
         nit=nit.reshape(shape), status=status.reshape(shape),
         success=success.reshape(shape), dims=tuple(dims), coords=dict(coords or {}),
         params=params, problem=problem.name,
-        recorded=rec_runs, path_x=rec_x, path_fun=rec_f, summary=summaries)
+        recorded=rec_runs, path_x=rec_x, path_fun=rec_f, summary=summaries, state=state)
+
+
+def _named_state(outputs, names, dim, shape, summary):
+    """`Result.state`: the kernel's saved state by name, shaped like the batch."""
+    coords, lane, rates = names
+    state = {"stopped": outputs["stopped"].reshape(shape)}
+    state.update((name, outputs["state_S"][:, k].reshape(shape + (dim,)))
+                 for k, name in enumerate(coords))
+    state.update((name, outputs["state_Q"][:, k].reshape(shape))
+                 for k, name in enumerate(lane))
+    state.update((name, outputs["state_lr"][:, g].reshape(shape))
+                 for g, name in enumerate(rates))
+    if summary:
+        state["summary_rows"] = outputs["summary"].reshape(shape + (len(SUMMARIES),))
+    return state
+
+
+def _check_init(init, problem, shape, x0, optimizer, schedule, epochs, summary, grouped):
+    """``init=``: a result of the same runs that can be continued by this call."""
+    if not isinstance(init, Result):
+        raise TypeError(f"init must be a fastgd.Result, got {type(init).__name__}")
+    if init.problem != problem.name or init.x.shape[-1] != problem.dim:
+        raise ValueError(f"init is a result of problem {init.problem!r} in "
+                         f"{init.x.shape[-1]} dimensions, not of {problem.name!r} in "
+                         f"{problem.dim}")
+    if init.shape != shape:
+        raise ValueError(f"init has batch shape {init.shape}; this call's arguments "
+                         f"broadcast to {shape}: continue with the same arguments")
+    given = np.broadcast_to(x0, shape + (problem.dim,))
+    if not np.array_equal(init.params.get("x0"), given):
+        raise ValueError("x0 must be the x0 that init's runs started from (they continue "
+                         "from init.x)")
+    was = init.params.get("optimizer")
+    if was != optimizer:
+        raise ValueError(f"init's runs used optimizer={was!r}; its state cannot "
+                         f"continue with optimizer={optimizer!r}")
+    name = None if schedule is None else schedule.name
+    scheduled = schedule is not None
+    if init.params.get("schedule") != name:
+        raise ValueError(f"init's runs used schedule {init.params.get('schedule')!r}, "
+                         f"this call {name!r}: a schedule's position continues only "
+                         "with the same schedule")
+    done = init.params.get("epochs")
+    if not isinstance(done, (int, np.integer)) or epochs < done:
+        raise ValueError(f"epochs={epochs} is the whole budget of the continued runs: it "
+                         f"must be at least init's epochs={done}")
+    needed = sum(_state_names(optimizer, problem, grouped, scheduled), ["stopped"])
+    if summary:
+        needed.append("summary_rows")
+    missing = [n for n in needed if n not in init.state]
+    if missing:
+        what = ("init was computed without summary=True: its summaries cannot continue"
+                if missing == ["summary_rows"] else
+                f"init holds no saved state {missing} (a result saved by an earlier "
+                "fastgd, or not made by minimize or sweep)")
+        raise ValueError(what)
+    if summary and epochs - LOSS_TAIL < done and epochs > done:
+        raise ValueError(f"with summary=True, continue by at least {LOSS_TAIL} epochs "
+                         f"(epochs >= {done + LOSS_TAIL}): the last-{LOSS_TAIL} loss sum "
+                         "of the longer budget would include epochs init ran")
+
+
+def _state_names(optimizer, problem, grouped, scheduled):
+    """Names of `Result.state`'s arrays: the optimiser's state per coordinate,
+    its state per run, and with a schedule the current rate (per group)."""
+    spec = SPECS[optimizer]
+    rates = [f"lr_now_{g}" for g, _ in problem.groups] if grouped else ["lr_now"]
+    return list(spec.state), list(spec.lane_state), rates if scheduled else []
+
+
+def _longer_sums(rows, stopped, status, nit, fun, done, epochs):
+    """Summary rows of init's runs as the longer budget ``epochs`` counts them.
+
+    The loss-ratio sums take the losses before each update, epochs 0 to
+    ``epochs - 1``; init's stopped at ``done - 1``.  Its last-epochs window
+    moves past every run's epochs so far (the caller makes sure); a run that
+    stopped (converged or diverged) at epoch ``done`` itself has that loss
+    counted by the longer budget, as the kernel would, last.
+    """
+    rows = rows.copy()
+    sum_, tail, inv, start = (SUMMARIES.index(n) for n in (
+        "loss_ratio_sum", "loss_ratio_tail", "loss_ratio_inv_sum", "fun_start"))
+    if epochs == done:
+        return rows
+    rows[:, tail] = 0.0
+    last = stopped & (nit == done) & (status != Status.FAILED)
+    with np.errstate(all="ignore"):
+        ratio = fun[last] / rows[last, start]
+    ratio = np.where(ratio <= LOSS_CAP, ratio, LOSS_CAP)   # NaN and inf count the cap
+    rows[last, sum_] += ratio
+    rows[last, inv] += 1.0 / ratio
+    if epochs - LOSS_TAIL <= done:
+        rows[last, tail] += ratio
+    return rows
+
+
+def _resume_state(init, problem, shape, x0, names, epochs, summary):
+    """The flat per-run arrays the kernel continues from, and its start points:
+    where a run goes on, the point it reached; where it had ended, its start."""
+    size, dim = math.prod(shape), problem.dim
+    flat = lambda a, *tail: np.asarray(a).reshape((size,) + tail)  # noqa: E731
+    status, nit = flat(init.status), flat(init.nit).astype(np.int64)
+    stopped = flat(init.state["stopped"]).astype(bool)
+    live = ~stopped & (nit < epochs)
+    coords, lane, rates = names
+    resume = {
+        "start_epoch": np.where(live, nit, -1),
+        "state_S": np.stack([flat(init.state[n], dim) for n in coords], axis=1)
+        if coords else np.empty((size, 0, dim)),
+        "state_Q": np.stack([flat(init.state[n]) for n in lane], axis=1)
+        if lane else np.empty((size, 0)),
+        "state_lr": np.stack([flat(init.state[n]) for n in rates], axis=1)
+        if rates else np.empty((size, 0)),
+        "x": flat(init.x, dim), "fun": flat(init.fun), "nit": nit,
+        "status": status.astype(np.int8), "stopped": stopped,
+        "paths": (init.recorded, init.path_x, init.path_fun),
+    }
+    if summary:
+        resume["summary"] = _longer_sums(
+            flat(init.state["summary_rows"], len(SUMMARIES)), stopped, status, nit,
+            flat(init.fun), init.params["epochs"], epochs)
+    starts = np.where(live[:, None], resume["x"],
+                      np.broadcast_to(x0, shape + (dim,)).reshape(size, dim))
+    return resume, starts.reshape(shape + (dim,))
 
 
 #: The per-run summaries of `minimize`'s ``summary=True``, in the kernel's row order.
@@ -578,7 +770,8 @@ def minimize(problem: Problem, x0: ArrayLike | Starts, *, lr: ArrayLike, epochs:
              record: bool | ArrayLike = False, summary: bool = False,
              target: ArrayLike | None = None, chunk_size: int = _execute.CHUNK_SIZE,
              executor: Any = None, out: str | os.PathLike | None = None,
-             progress: bool | None = None, errors: str = "warn") -> Result:
+             progress: bool | None = None, errors: str = "warn",
+             init: Result | None = None) -> Result:
     r"""Run gradient descent from every start point with every hyper-parameter, at once.
 
     ``x0`` and the per-run hyper-parameters (``lr``, the optimiser's
@@ -661,6 +854,19 @@ def minimize(problem: Problem, x0: ArrayLike | Starts, *, lr: ArrayLike, epochs:
         What to do when some runs end with status FAILED (their function
         raised): warn with the first one's exception and return every result,
         or raise `RuntimeError` instead of returning.
+    init : Result, optional
+        Continue the runs of an earlier result of the same call (same
+        problem, ``x0``, batch shape, optimiser and schedule; ``epochs`` is the
+        whole budget, at least init's): each run that ran out of epochs goes on
+        from its point, with its optimiser state (``Result.state``), its
+        schedule's position and current rate, its summaries and its shuffles'
+        epoch count; runs that converged, diverged or failed keep their
+        outcome.  With every argument as before, the result is bit for bit
+        that of one call with the larger ``epochs``.  Changed hyper-parameters
+        (a new ``lr``, tolerances) make it a warm start instead: they apply
+        from the continued epochs on (a schedule's rate continues from where it
+        was).  With ``summary=True``, ``epochs`` must exceed init's by at least
+        20 (the loss sum over the last 20 epochs).
     chunk_size : int, default 2**20
         Runs per kernel call.  A larger batch is cut into chunks of
         consecutive runs, run one after another (or on ``executor``) and
@@ -727,6 +933,17 @@ def minimize(problem: Problem, x0: ArrayLike | Starts, *, lr: ArrayLike, epochs:
     ['MAX_EPOCHS', 'MAX_EPOCHS', 'DIVERGED']
     >>> res.dims, res.coords["lr"]
     (('lr',), array([1.e-04, 1.e-01, 8.e-01]))
+
+    A hundred more epochs, from where the runs stopped, with Adam's state:
+
+    >>> first = fg.minimize(fg.problems.quartic, x0=[-2.0, 2.0], lr=0.01, epochs=100,
+    ...                     optimizer="adam")
+    >>> more = fg.minimize(fg.problems.quartic, x0=[-2.0, 2.0], lr=0.01, epochs=200,
+    ...                    optimizer="adam", init=first)
+    >>> once = fg.minimize(fg.problems.quartic, x0=[-2.0, 2.0], lr=0.01, epochs=200,
+    ...                    optimizer="adam")
+    >>> bool(np.array_equal(more.x, once.x)), more.nit.tolist()
+    (True, [200, 200])
     """
     return _run(problem, x0, lr=lr, epochs=epochs, optimizer=optimizer,
                 momentum=momentum, beta1=beta1, beta2=beta2, alpha=alpha, eps=eps,
@@ -734,7 +951,7 @@ def minimize(problem: Problem, x0: ArrayLike | Starts, *, lr: ArrayLike, epochs:
                 shuffle=shuffle, seed=seed, xtol=xtol, ftol=ftol, gtol=gtol,
                 bound=bound, record=record, summary=summary, target=target,
                 chunk_size=chunk_size, executor=executor, out=out, progress=progress,
-                errors=errors)
+                errors=errors, init=init)
 
 
 def _sweep_axis(value, name, point_dim):

@@ -423,7 +423,7 @@ def _template_kernel():
     return text[text.index("\n# --- kernel ---\n") + 1:]
 
 
-_COMPILED = ("_load", "_finish", "_check_gtol", "_fail_lanes", "_any", "_start_summary",
+_COMPILED = ("_load", "_next_live", "_finish", "_check_gtol", "_fail_lanes", "_any", "_start_summary",
              "_add_ratio", "_summarise", "_rates", "_task")
 
 
@@ -446,14 +446,17 @@ class Variant:
     summary: bool = False               # per-run summaries of f, every epoch
     record: bool = False                # some runs' trajectories are recorded
     can_fail: bool = False              # a user's functions, which may raise
+    resume: bool = False                # the runs continue earlier ones (init=)
 
     def header(self, dim, fused, opt):
         flags = {
             "DIM": dim, "FUSED": fused and not self.gtol, "DATA": self.data,
             "SCHEDULE": int(self.schedule), "SCHEDULED": self.scheduled,
             "STEP": self.scheduled and self.schedule == _kernels.STEP_DECAY,
-            "REFILL": self.refill or self.gtol, "GTOL": self.gtol, "SUMMARY": self.summary,
-            "RECORD": self.record, "CAN_FAIL": self.can_fail,
+            # Continued runs start at epochs of their own: lanes never run in step.
+            "REFILL": self.refill or self.gtol or self.resume, "GTOL": self.gtol,
+            "SUMMARY": self.summary, "RECORD": self.record, "CAN_FAIL": self.can_fail,
+            "RESUME": self.resume,
             "N_STATE": len(opt.state), "N_LANE": len(opt.lane_state),
         }
         return [f"{name} = {value!r}" for name, value in flags.items()]
@@ -472,7 +475,7 @@ def descend_kernel(variant, problem=None, groups=None):
     dim = problem.dim if lane is not None else 0
     what = f"{problem.name if lane is not None else 'any problem'}/{opt.name}"
     options = [name for name in ("scheduled", "refill", "gtol", "summary", "record",
-                                 "grouped") if getattr(variant, name)]
+                                 "grouped", "resume") if getattr(variant, name)]
     if options:   # a compile note per kernel, not one per problem and optimiser
         what += f" ({', '.join(options)})"
     parts = [_header(what)]

@@ -49,7 +49,9 @@ DESCEND_SIG = types.void(
     types.uint64, types.int64,                # seed, run_offset
     _i8_1d, _f8_3d, _f8_2d,                   # record: runs, points, values
     _f8_1d, _f8_2d, types.int64, types.float64,  # summaries: targets, out, tail, cap
+    types.Tuple((_i8_1d, _f8_3d, _f8_2d, _f8_2d)),  # resume: start epoch, S, Q, lr_now
     _f8_2d, _f8_1d, _i8_1d, types.int8[::1],  # out: x, fun, nit, status
+    types.Tuple((_f8_3d, _f8_2d, _f8_2d)),    # saved state: S, Q, lr_now
     types.int64, types.int64, types.int64,    # span, first and end task
 )
 

@@ -30,6 +30,10 @@ what the stubs in the prelude stand for in one call:
     The problem's functions are a user's and may raise (their adapters set the
     lanes' ``fail`` flags): the runs that raised end FAILED.  Built-in and
     formula problems never do, and their kernels leave this code out.
+``RESUME``
+    The runs continue earlier ones (`fastgd.minimize`'s ``init=``): each is
+    loaded with its epoch count, optimiser state and current rate, and runs
+    that had ended are skipped.
 ``N_STATE``, ``N_LANE``
     The optimiser's state per coordinate (velocity, moments) and per lane
     (running products such as Adam's beta1**t, which start at one).
@@ -73,6 +77,7 @@ GTOL = False
 SUMMARY = False
 RECORD = False
 CAN_FAIL = False
+RESUME = False
 N_STATE = 0
 N_LANE = 0
 
@@ -96,42 +101,69 @@ def _lane_step_f(X, S, Q, H, rate, F, c, bound):
 
 
 def _load(c, run, X, S, Q, H, lr_now, rate, alive, fresh, lane_run, lane_epoch,
-          slot, countdown, x0, lr, hyper, schedule, rec_runs):
-    """Put run ``run`` into lane ``c`` of a block, from its start point."""
+          slot, countdown, x0, lr, hyper, schedule, rec_runs, resume):
+    """Put run ``run`` into lane ``c`` of a block, from its start point (or,
+    when resuming, from where it stopped, with its state)."""
+    start_epoch, S0, Q0, lr0 = resume
     for d in range(X.shape[0]):
         X[d, c] = x0[run, d]
         for k in range(N_STATE):
-            S[k, d, c] = 0.0
+            S[k, d, c] = S0[run, k, d] if RESUME else 0.0
     for k in range(N_LANE):
-        Q[k, c] = 1.0
+        Q[k, c] = Q0[run, k] if RESUME else 1.0
     for p in range(hyper.shape[0]):
         H[p, c] = hyper[p, run]
     for g in range(lr.shape[0]):
-        lr_now[g, c] = lr[g, run]
-        rate[g, c] = lr[g, run]
+        # A schedule's current rate is part of the state it continues from.
+        base = lr0[run, g] if RESUME and SCHEDULED else lr[g, run]
+        lr_now[g, c] = base
+        rate[g, c] = base
     alive[c] = 1.0
     fresh[c] = True
     lane_run[c] = run
-    lane_epoch[c] = 0
+    lane_epoch[c] = start_epoch[run] if RESUME else 0
     slot[c] = find_sorted(rec_runs, run)
     if STEP:
-        countdown[c] = schedule[1, run]
+        # Epochs left to the next decay (step decay without warm-up counts
+        # down; with one it takes the general path, which reads the epoch).
+        every = np.int64(schedule[1, run])
+        countdown[c] = every - lane_epoch[c] % every
 
 
-def _finish(X, S, x0, c, code, x_out, nit, status, alive, rate, lane_run, lane_epoch,
-            before_update):
-    """Write lane ``c``'s outputs, then freeze it until a new run is loaded.
+def _next_live(run, end, resume):
+    """The first run from ``run`` on that is to be computed (when resuming,
+    runs that had ended are skipped), or ``end``."""
+    if RESUME:
+        start_epoch = resume[0]
+        while run < end and start_epoch[run] < 0:
+            run += 1
+    return run
 
+
+def _finish(lanes, outs, x0, c, code, before_update):
+    """Write lane ``c``'s outputs and state, then freeze it until a new run is
+    loaded.
+
+    ``lanes``: the block's (X, S, Q, lr_now, rate, alive, lane_run, lane_epoch);
+    ``outs``: the per-run outputs (x, nit, status) and saved state (S, Q, lr_now).
     A frozen lane goes back to its (finite) start point with zero rate and
     zero optimiser state, so it keeps taking part in the branch-free lane
     loops without moving and never trips the per-epoch screens again.
     """
+    X, S, Q, lr_now, rate, alive, lane_run, lane_epoch = lanes
+    x_out, nit, status, S_out, Q_out, lr_out = outs
     run = lane_run[c]
     for d in range(X.shape[0]):
         x_out[run, d] = X[d, c]
         X[d, c] = x0[run, d]
         for k in range(N_STATE):
+            S_out[run, k, d] = S[k, d, c]
             S[k, d, c] = 0.0
+    for k in range(N_LANE):
+        Q_out[run, k] = Q[k, c]
+    if SCHEDULED:
+        for g in range(lr_now.shape[0]):
+            lr_out[run, g] = lr_now[g, c]
     # gtol stops a run before its epoch's update: that epoch does not count.
     nit[run] = lane_epoch[c] - 1 if before_update else lane_epoch[c]
     status[run] = code
@@ -141,10 +173,10 @@ def _finish(X, S, x0, c, code, x_out, nit, status, alive, rate, lane_run, lane_e
     lane_run[c] = -1
 
 
-def _check_gtol(X, G, S, x0, gtol, norm, x_out, nit, status, alive, rate, lane_run,
-                lane_epoch):
+def _check_gtol(lanes, outs, x0, G, gtol, norm):
     """Finish the lanes whose gradient norm is <= gtol; return how many."""
-    dim, w = X.shape
+    alive = lanes[5]
+    dim, w = G.shape
     for c in range(w):
         norm[c] = 0.0
     for d in range(dim):
@@ -157,25 +189,23 @@ def _check_gtol(X, G, S, x0, gtol, norm, x_out, nit, status, alive, rate, lane_r
     if events > 0:
         for c in range(w):
             if alive[c] > 0.0 and np.sqrt(norm[c]) <= gtol:
-                _finish(X, S, x0, c, CONVERGED, x_out, nit, status, alive, rate,
-                        lane_run, lane_epoch, True)
+                _finish(lanes, outs, x0, c, CONVERGED, True)
                 finished += 1
     return finished
 
 
-def _fail_lanes(X, S, x0, fail, epoch, in_step, x_out, nit, status, alive, rate, lane_run,
-                lane_epoch, before_update):
+def _fail_lanes(lanes, outs, x0, fail, epoch, in_step, before_update):
     """Finish with status FAILED the lanes whose function just raised; return how
     many.  A run fails at the point where its function raised, with the updates
     it completed: a gradient fails before its update, a value after it."""
+    alive, lane_epoch = lanes[5], lanes[7]
     n = 0
-    for c in range(X.shape[1]):
+    for c in range(fail.shape[0]):
         if fail[c] != 0:
             if alive[c] > 0.0:
                 if in_step:   # lanes in step keep one epoch count for the block
                     lane_epoch[c] = epoch
-                _finish(X, S, x0, c, FAILED, x_out, nit, status, alive, rate, lane_run,
-                        lane_epoch, before_update)
+                _finish(lanes, outs, x0, c, FAILED, before_update)
                 n += 1
             fail[c] = 0
     return n
@@ -269,25 +299,29 @@ def _rates(first, w, lr, schedule, lr_now, rate, alive, countdown, lane_run, lan
 
 def descend(grad, fun, x0, lr, groups, hyper, schedule, epochs, xtol, ftol, gtol, bound,
             data, batch_size, shuffle, seed, run_offset, rec_runs, rec_x, rec_f,
-            targets, summ, tail, cap, x_out, f_out, nit, status, span, task_lo, task_hi):
+            targets, summ, tail, cap, resume, x_out, f_out, nit, status, saved, span,
+            task_lo, task_hi):
     """Tasks ``task_lo .. task_hi``: task ``t`` runs ``t * span`` up to the
     next task's first run through one block of lanes.
 
     Threads share the tasks of a call (`fastgd._threads`): the kernel holds no
     GIL and is not a Numba parallel kernel, whose passes would triple its
     compile time for nothing that a pool of threads does not do as well.
+
+    ``resume``: (start epoch, S, Q, lr_now) per run to continue from (read
+    when ``RESUME``); ``saved``: (S, Q, lr_now) per run as each run ends.
     """
     n_runs = x0.shape[0]
     for task in range(task_lo, task_hi):
         _task(task * span, min(n_runs, task * span + span), grad, fun, x0, lr, groups,
               hyper, schedule, epochs, xtol, ftol, gtol, bound, data, batch_size, shuffle,
-              seed, run_offset, rec_runs, rec_x, rec_f, targets, summ, tail, cap, x_out,
-              f_out, nit, status)
+              seed, run_offset, rec_runs, rec_x, rec_f, targets, summ, tail, cap, resume,
+              x_out, f_out, nit, status, saved)
 
 
 def _task(first, end, grad, fun, x0, lr, groups, hyper, schedule, epochs, xtol, ftol, gtol,
           bound, data, batch_size, shuffle, seed, run_offset, rec_runs, rec_x, rec_f,
-          targets, summ, tail, cap, x_out, f_out, nit, status):
+          targets, summ, tail, cap, resume, x_out, f_out, nit, status, saved):
     """Runs ``first .. end`` through one block of lanes.
 
     Every ``if`` on an upper-case name is decided when the module is
@@ -320,6 +354,8 @@ def _task(first, end, grad, fun, x0, lr, groups, hyper, schedule, epochs, xtol, 
     for c in range(w):
         F[c] = np.nan
         slot[c] = -1
+    lanes = (X, S, Q, lr_now, rate, alive, lane_run, lane_epoch)
+    outs = (x_out, nit, status) + saved
 
     n_data = data.shape[1]
     # Analytic problems have no data: one update per epoch.
@@ -345,12 +381,27 @@ def _task(first, end, grad, fun, x0, lr, groups, hyper, schedule, epochs, xtol, 
         rows_full = np.empty((n_row_sets, min(batch_size, n_data)), np.int64)
         rows_last = np.empty((n_row_sets, last), np.int64)
 
-    next_run = first
-    for c in range(w):
-        _load(c, next_run, X, S, Q, H, lr_now, rate, alive, fresh, lane_run,
-              lane_epoch, slot, countdown, x0, lr, hyper, schedule, rec_runs)
-        next_run += 1
+    next_run = _next_live(first, end, resume)
     n_active = w
+    for c in range(w):
+        if next_run < end:
+            _load(c, next_run, X, S, Q, H, lr_now, rate, alive, fresh, lane_run,
+                  lane_epoch, slot, countdown, x0, lr, hyper, schedule, rec_runs, resume)
+            next_run = _next_live(next_run + 1, end, resume)
+        else:
+            # Resuming, fewer runs to continue than lanes: the lane stays frozen
+            # at a run's (finite) start point, or the task has nothing to do.
+            if c == 0:
+                return
+            lane_run[c] = -1
+            retired[c] = True
+            n_active -= 1
+            for d in range(dim):
+                X[d, c] = X[d, 0]
+            for p in range(hyper.shape[0]):
+                H[p, c] = H[p, 0]
+            for g in range(lr.shape[0]):
+                rate[g, c] = 0.0
     any_fresh = True
     # Lanes in step (no tolerance) share one epoch count; each lane's own is
     # kept only where something reads it every epoch, and set from the shared
@@ -382,21 +433,25 @@ def _task(first, end, grad, fun, x0, lr, groups, hyper, schedule, epochs, xtol, 
             if want_f:
                 fun(X, data, all_rows, F, fail)
                 if CAN_FAIL and _any(fail):
-                    pending += _fail_lanes(X, S, x0, fail, epoch, not every_lane, x_out, nit,
-                                           status, alive, rate, lane_run, lane_epoch, False)
+                    pending += _fail_lanes(lanes, outs, x0, fail, epoch, not every_lane,
+                                           False)
             for c in range(w):
                 # A run whose start value failed is finished already.
                 if fresh[c] and lane_run[c] >= 0:
                     F_prev[c] = F[c]
-                    if SUMMARY:
+                    if SUMMARY and RESUME:
+                        # The summaries so far came in with the run; the value
+                        # where it stopped was not yet a loss before an update.
+                        _add_ratio(summ, lane_run[c], F[c], lane_epoch[c], epochs, tail, cap)
+                    elif SUMMARY:
                         _start_summary(summ, lane_run[c], F[c], targets[lane_run[c]],
                                        epochs, tail, cap)
                     if recording:
                         k = slot[c]
                         if k >= 0:
                             for d in range(dim):
-                                rec_x[k, 0, d] = X[d, c]
-                            rec_f[k, 0] = F[c]
+                                rec_x[k, lane_epoch[c], d] = X[d, c]
+                            rec_f[k, lane_epoch[c]] = F[c]
                 fresh[c] = False
             any_fresh = False
 
@@ -458,24 +513,20 @@ def _task(first, end, grad, fun, x0, lr, groups, hyper, schedule, epochs, xtol, 
                     if minibatch and b == 0:
                         grad(X, data, all_rows, G, fail)
                         if CAN_FAIL and _any(fail):
-                            events += _fail_lanes(X, S, x0, fail, epoch, not every_lane, x_out, nit,
-                                                  status, alive, rate, lane_run, lane_epoch, True)
-                        events += _check_gtol(X, G, S, x0, gtol, step, x_out, nit, status,
-                                              alive, rate, lane_run, lane_epoch)
+                            events += _fail_lanes(lanes, outs, x0, fail, epoch,
+                                                  not every_lane, True)
+                        events += _check_gtol(lanes, outs, x0, G, gtol, step)
                 grad(X, data, rows, G, fail)
                 if CAN_FAIL and _any(fail):
-                    events += _fail_lanes(X, S, x0, fail, epoch, not every_lane, x_out, nit,
-                                          status, alive, rate, lane_run, lane_epoch, True)
+                    events += _fail_lanes(lanes, outs, x0, fail, epoch, not every_lane, True)
                 if GTOL:
                     if not minibatch:
-                        events += _check_gtol(X, G, S, x0, gtol, step, x_out, nit, status,
-                                              alive, rate, lane_run, lane_epoch)
+                        events += _check_gtol(lanes, outs, x0, G, gtol, step)
                 _update_block(X, G, S, Q, H, rate, groups)
             if want_f:
                 fun(X, data, all_rows, F, fail)
                 if CAN_FAIL and _any(fail):
-                    events += _fail_lanes(X, S, x0, fail, epoch, not every_lane, x_out, nit,
-                                          status, alive, rate, lane_run, lane_epoch, False)
+                    events += _fail_lanes(lanes, outs, x0, fail, epoch, not every_lane, False)
             for d in range(dim):
                 for c in range(w):
                     # Written so that NaN fails the test too.
@@ -531,14 +582,13 @@ def _task(first, end, grad, fun, x0, lr, groups, hyper, schedule, epochs, xtol, 
                     if code < 0 and lane_epoch[c] >= epochs:
                         code = MAX_EPOCHS
                     if code >= 0:
-                        _finish(X, S, x0, c, code, x_out, nit, status, alive, rate,
-                                lane_run, lane_epoch, False)
+                        _finish(lanes, outs, x0, c, code, False)
                 if lane_run[c] < 0 and alive[c] == 0.0 and not fresh[c] and not retired[c]:
                     if next_run < end:
                         _load(c, next_run, X, S, Q, H, lr_now, rate, alive, fresh,
                               lane_run, lane_epoch, slot, countdown, x0, lr, hyper,
-                              schedule, rec_runs)
-                        next_run += 1
+                              schedule, rec_runs, resume)
+                        next_run = _next_live(next_run + 1, end, resume)
                         any_fresh = True
                     else:
                         retired[c] = True
@@ -554,9 +604,10 @@ def _task(first, end, grad, fun, x0, lr, groups, hyper, schedule, epochs, xtol, 
         fun(block_of(x_out, group, wg), data, all_rows, Fg, fail[:wg])
         for c in range(wg):
             f_out[group + c] = Fg[c]
+            # A non-finite final value makes the run DIVERGED: the caller
+            # decides that, knowing this status, with which a continued run
+            # would go on.
             if fail[c] != 0:
                 status[group + c] = FAILED
                 f_out[group + c] = np.nan
                 fail[c] = 0
-            elif status[group + c] != FAILED and not abs(Fg[c]) < np.inf:
-                status[group + c] = DIVERGED

@@ -102,9 +102,9 @@ def save(result: Result, path: str | os.PathLike, *, compress: bool = True) -> N
         value = getattr(result, f.name)
         if isinstance(value, np.ndarray):
             arrays[f"field:{f.name}"] = value
-        elif f.name == "summary":   # per-run summaries: arrays by name
-            for name, summary in value.items():
-                arrays[f"summary:{name}"] = np.asarray(summary)
+        elif f.name in ("summary", "state"):   # per-run arrays by name
+            for name, array in value.items():
+                arrays[f"{f.name}:{name}"] = np.asarray(array)
         elif value is not None:
             try:
                 extra[f.name] = _json_scalar(value)
@@ -259,14 +259,17 @@ def _result(arrays):
     fields.update(meta["extra"])
     known = {f.name for f in dataclasses.fields(Result)}
     kwargs = {k: v for k, v in fields.items() if k in known}
-    kwargs["summary"] = {}
+    kwargs["summary"], kwargs["state"] = {}, {}
     for key in arrays:
-        if key.startswith("summary:"):
+        kind, _, name = key.partition(":")
+        if kind in ("summary", "state"):
             value = entry(key)
-            if value.shape != shape:
-                raise _Damaged(f"is damaged: summary {key[8:]!r} has shape {value.shape}, "
+            # A summary is one number per run; a state may have axes of its own.
+            if value.shape[:len(shape)] != shape or (kind == "summary"
+                                                     and value.shape != shape):
+                raise _Damaged(f"is damaged: {kind} {name!r} has shape {value.shape}, "
                                f"the batch has shape {shape}")
-            kwargs["summary"][key[8:]] = value
+            kwargs[kind][name] = value
     return Result(dims=tuple(meta["dims"]), coords=coords, params=params,
                   problem=meta["problem"], **kwargs)
 

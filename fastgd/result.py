@@ -227,6 +227,16 @@ class Result:
         update, epochs 0..E-1, over the last 20 of them, and of ``1 / v_e``; a
         non-finite or missing epoch of a diverged run counts 1e6: the
         trainability measure of Sohl-Dickstein, 2024).  Empty otherwise.
+    state : dict
+        What each run's descent would go on from, for ``init=`` of
+        `fastgd.minimize` and `fastgd.sweep`: ``stopped`` (True where a run
+        ended by converging, diverging or failing, False where it ran out of
+        epochs: the runs a longer budget takes further); the optimiser's state per
+        coordinate (shaped like ``x``) and per run, named as in
+        `fastgd.optimizers` (``v``; ``m``, ``s``, ``p1``, ``p2`` for Adam);
+        with a schedule, ``lr_now`` (``lr_now_<group>`` per parameter group),
+        the current rate; with summaries, ``summary_rows``, the kernel's
+        running sums.
     """
 
     x: np.ndarray
@@ -242,6 +252,7 @@ class Result:
     path_x: np.ndarray = field(default=None)
     path_fun: np.ndarray = field(default=None)
     summary: dict = field(default_factory=dict)
+    state: dict = field(default_factory=dict)
 
     @property
     def shape(self):

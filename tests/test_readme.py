@@ -22,3 +22,9 @@ def test_readme_examples_run():
     # "Answers from a grid": Himmelblau's four minima, and the refinement's count.
     assert len(namespace["m"]) == 4 and namespace["hb"].dims == ("x", "y", "lr")
     assert namespace["ref"].runs == 25_392
+    # "Continuation": the continued sweep is the 1000-epoch sweep, bit for bit.
+    once = namespace["fg"].sweep(namespace["fg"].problems.quartic,
+                                 x0=namespace["np"].linspace(-3, 3, 400),
+                                 lr=namespace["np"].geomspace(1e-3, 0.2, 300), epochs=1000,
+                                 optimizer="adam")
+    assert (namespace["more"].x == once.x).all() and (namespace["more"].nit == 1000).all()
