@@ -57,10 +57,14 @@ WORKLOAD_LABEL = {
     "ftol": "6. ftol-stopped sweep",
 }
 # Targets of issue 3: fastgd (all cores) must be at least this many times faster.
-TARGETS = {"tutorial": 300.0, "numpy": 5.0, "jax": 1.0, "torch": 1.0, "torch-compile": 1.0}
+# Minimum speed-ups of fastgd (peer's time / fastgd's): the fused-kernels issue asks
+# for at most 0.8x JAX's time, at least 3x NumPy, within 1.25x of the hand-fused loop
+# and 1.3x of the C loop; the tutorial's loop and PyTorch keep the earlier targets.
+TARGETS = {"tutorial": 300.0, "numpy": 3.0, "jax": 1.25, "torch": 1.0, "torch-compile": 1.0,
+           "fused": 0.8, "c": 1 / 1.3}
 FTOL_TARGET = 2.0  # vs JAX and PyTorch on the ftol sweep
-# Peers in the speed-up table.  The hand-fused loop and C are not targets: they are
-# kernels specialised to one problem and one optimiser, shown as the ceiling.
+# Peers in the speed-up table.  The hand-fused loop and C are kernels specialised to
+# one problem and one optimiser: the ceiling a general kernel approaches.
 PEERS = ["tutorial", "numpy", "torch", "torch-compile", "jax", "fused", "c", "fastgd-1t"]
 README_START = "<!-- benchmarks:start (written by benchmarks/report.py) -->"
 README_END = "<!-- benchmarks:end -->"
@@ -71,6 +75,9 @@ README_END = "<!-- benchmarks:end -->"
 def run_benchmarks(size, json_path, extra=()):
     """Run the benchmarks into ``json_path``; failed peers go to ``<json_path>.failures``."""
     env = dict(os.environ, FASTGD_BENCH_FAILURES=json_path + ".failures")
+    # PyTorch's OpenMP threads spin after each op by default, taking the cores
+    # from everything timed after them in this process: fastgd's threads included.
+    env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     cmd = [sys.executable, "-m", "pytest", os.path.join(ROOT, "benchmarks"),
            "--benchmark-enable", "--benchmark-only", f"--bench-size={size}",
            f"--benchmark-json={json_path}", "-q", "-p", "no:cacheprovider", *extra]
@@ -382,11 +389,12 @@ def markdown(table, failures, fig, latency, command):
         "## Speed-up of fastgd (all cores)",
         "",
         "Peer's ns/ru divided by fastgd's: above 1 means fastgd is faster. Targets: "
-        ">= 300x vs the tutorial's loop, >= 5x vs NumPy, >= 1 vs JAX, PyTorch eager and "
-        "torch.compile (>= 2x on the ftol sweep). A target missed is marked **bold**. "
-        "The hand-fused Numba loop and the C loop have no target: they are kernels "
-        "written for one problem and one optimiser, the ceiling a general kernel "
-        "approaches.",
+        ">= 300x vs the tutorial's loop, >= 3x vs NumPy, >= 1.25x vs JAX (fastgd in at "
+        "most 0.8x its time), >= 1 vs PyTorch eager and torch.compile (>= 2x vs both and "
+        "JAX on the ftol sweep), >= 0.8x vs the hand-fused Numba loop and >= 0.77x vs "
+        "the C loop (within 1.25x and 1.3x of these kernels written for one problem and "
+        "one optimiser, the ceiling a general kernel approaches). A target missed is "
+        "marked **bold**.",
         "",
     ]
     peers = [p for p in PEERS if p in impls]

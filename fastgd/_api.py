@@ -231,7 +231,8 @@ class _Task:
         else:
             names, groups = ["lr"], np.zeros(dim, np.int64)
         lr = np.stack([self._flat(self.hp[name], start, stop) for name in names])
-        span = _kernels.task_span(n, xtol + ftol + gtol > 0.0 or self.resume is not None)
+        refill = xtol + ftol + gtol > 0.0 or self.resume is not None
+        span = _kernels.task_span(n, refill)
         _threads.run_tasks(kernel, (
             kgrad, kfun, starts, lr, groups, hyper,
             sched, epochs, xtol, ftol, gtol, bound, self.problem._data,
@@ -239,7 +240,7 @@ class _Task:
             out["rec_x"], out["rec_f"], targets, summ, LOSS_TAIL, LOSS_CAP, resume,
             out["x"], out["fun"], out["nit"], out["status"],
             (out["state_S"], out["state_Q"], out["state_lr"]), span),
-            (n + span - 1) // span)
+            (n + span - 1) // span, pieces_per_thread=8 if refill else 2)
         if summary:
             out["summary"] = np.ascontiguousarray(summ.T)
         # The kernel's status says how a run ended; a run that ran out of epochs
@@ -254,6 +255,12 @@ class _Task:
                          "state_lr") + (("summary",) if summary else ()):
                 out[name][ended] = part[name][ended]
         return out
+
+    @property
+    def pace_key(self):
+        """What decides a run's cost, for `fastgd._execute.Pacer`."""
+        return (self.problem.name, self.problem.dim, self.problem.n_data, self.settings,
+                None if self.schedule is None else self.schedule.kind)
 
     def fingerprint(self, chunk_size):
         """What identifies this batch for a resumable ``out=`` directory."""

@@ -50,7 +50,7 @@ from numpy import sign
 
 from fastgd._config import FUN_SIG, GRAD_SIG, jit
 from fastgd._kernels import (
-    CONVERGED, DESCEND_SIG, DIVERGED, FAILED, LANES, MAX_EPOCHS, TOOLS,
+    CONVERGED, DESCEND_SIG, DIVERGED, FAILED, LANES, MAX_EPOCHS, SEGMENT, TOOLS,
     block_of, find_sorted, gather_rows, schedule_rate,
 )
 from fastgd._math import exp
@@ -423,7 +423,10 @@ def _template_kernel():
     return text[text.index("\n# --- kernel ---\n") + 1:]
 
 
-_COMPILED = ("_load", "_next_live", "_finish", "_check_gtol", "_fail_lanes", "_any", "_start_summary",
+# Called for every lane of every task: inlined, since a call passing twenty
+# arrays costs an atomic reference count per array and more than the work.
+_INLINED = ("_load", "_next_live", "_finish")
+_COMPILED = ("_narrow", "_check_gtol", "_fail_lanes", "_any", "_start_summary",
              "_add_ratio", "_summarise", "_rates", "_task")
 
 
@@ -457,6 +460,8 @@ class Variant:
             "REFILL": self.refill or self.gtol or self.resume, "GTOL": self.gtol,
             "SUMMARY": self.summary, "RECORD": self.record, "CAN_FAIL": self.can_fail,
             "RESUME": self.resume,
+            "SEGMENTS": fused and not (self.gtol or self.refill or self.resume or self.record
+                                       or self.summary),
             "N_STATE": len(opt.state), "N_LANE": len(opt.lane_state),
         }
         return [f"{name} = {value!r}" for name, value in flags.items()]
@@ -485,6 +490,7 @@ def descend_kernel(variant, problem=None, groups=None):
     parts += [update_block_source(opt), "",
               lane_step_source(opt, dim, lane, groups), "",
               _template_kernel()]
+    parts += [f"{name} = jit(inline='always')({name})" for name in _INLINED]
     parts += [f"{name} = jit()({name})" for name in _COMPILED]
     parts += ["descend = jit(DESCEND_SIG, cache=True)(descend)", ""]
     return _load_module(what, "\n".join(parts)).descend

@@ -74,7 +74,7 @@ def execute(task, size, chunk_size, on_chunk, *, executor=None, store=None, prog
 
     try:
         if executor is None:
-            pacer = Pacer()
+            pacer = Pacer(key=getattr(task, "pace_key", None))
             for index in todo:
                 if store is None:
                     # Each piece goes straight to its place in the result: no
@@ -118,24 +118,43 @@ def execute(task, size, chunk_size, on_chunk, *, executor=None, store=None, prog
         bar.close()
 
 
+#: Runs per second last measured, by the ``pace_key`` of a task (what makes
+#: its runs cost what they do: problem, optimiser, epochs...), so that a call
+#: like an earlier one starts with pieces of the right size: a call of a few
+#: milliseconds is then one piece, not several, each a hand-off to the threads.
+_RUNS_PER_SECOND = {}
+
+
 class Pacer:
     """Sizes of consecutive pieces, each meant to take about `PIECE_SECONDS`.
 
     The next size follows the throughput of the last piece; it starts at
-    `FIRST_PIECE` and carries over from one chunk to the next.
+    `FIRST_PIECE` (or from the throughput an earlier call with the same
+    ``key`` measured) and carries over from one chunk to the next.
     """
 
-    def __init__(self, seconds=None, first=None):
+    def __init__(self, seconds=None, first=None, key=None):
         self.seconds = PIECE_SECONDS if seconds is None else seconds
-        self.size = FIRST_PIECE if first is None else first
+        self.key = key
+        if first is None:
+            first = FIRST_PIECE
+            if key is not None and key in _RUNS_PER_SECOND:
+                first = max(first, self._quantised(_RUNS_PER_SECOND[key] * self.seconds))
+        self.size = first
+
+    @staticmethod
+    def _quantised(runs):
+        return max(_PIECE_QUANTUM, int(runs) // _PIECE_QUANTUM * _PIECE_QUANTUM)
 
     def measured(self, runs, seconds):
         if seconds <= 0:
             want = runs * _MAX_GROWTH
         else:
             want = runs * self.seconds / seconds
+            if self.key is not None:
+                _RUNS_PER_SECOND[self.key] = runs / seconds
         want = min(want, runs * _MAX_GROWTH)
-        self.size = max(_PIECE_QUANTUM, int(want) // _PIECE_QUANTUM * _PIECE_QUANTUM)
+        self.size = self._quantised(want)
 
 
 def run_in_pieces(task, start, stop, pacer, on_piece):

@@ -17,6 +17,10 @@ from ._config import FUN_TYPE, GRAD_TYPE, LANES, jit
 
 __all__ = ["LANES"]
 
+#: Epochs a block of lanes in step runs between two looks at its state, when
+#: divergence is all there is to look for (see the template's ``_task``).
+SEGMENT = 16
+
 # Status codes, mirrored by fastgd.Status.
 CONVERGED = 0
 MAX_EPOCHS = 1

@@ -34,6 +34,10 @@ what the stubs in the prelude stand for in one call:
     The runs continue earlier ones (`fastgd.minimize`'s ``init=``): each is
     loaded with its epoch count, optimiser state and current rate, and runs
     that had ended are skipped.
+``SEGMENTS``
+    Lanes in step whose only screen is divergence (a fused problem, no
+    tolerance, no record or summaries): epochs run in segments without the
+    per-epoch bookkeeping (see `_task`).
 ``N_STATE``, ``N_LANE``
     The optimiser's state per coordinate (velocity, moments) and per lane
     (running products such as Adam's beta1**t, which start at one).
@@ -59,6 +63,7 @@ from fastgd._kernels import (
     FAILED,
     LANES,
     MAX_EPOCHS,
+    SEGMENT,
     block_of,
     find_sorted,
     gather_rows,
@@ -78,6 +83,7 @@ SUMMARY = False
 RECORD = False
 CAN_FAIL = False
 RESUME = False
+SEGMENTS = False
 N_STATE = 0
 N_LANE = 0
 
@@ -122,7 +128,7 @@ def _load(c, run, X, S, Q, H, lr_now, rate, alive, fresh, lane_run, lane_epoch,
     fresh[c] = True
     lane_run[c] = run
     lane_epoch[c] = start_epoch[run] if RESUME else 0
-    slot[c] = find_sorted(rec_runs, run)
+    slot[c] = find_sorted(rec_runs, run) if rec_runs.shape[0] > 0 else -1
     if STEP:
         # Epochs left to the next decay (step decay without warm-up counts
         # down; with one it takes the general path, which reads the epoch).
@@ -211,6 +217,12 @@ def _fail_lanes(lanes, outs, x0, fail, epoch, in_step, before_update):
     return n
 
 
+def _narrow(a, keep):
+    """The lanes ``keep`` of a per-lane array (lanes on its last axis), as a
+    new array of that width."""
+    return np.ascontiguousarray(a[..., keep])
+
+
 def _any(flags):
     n = 0
     for c in range(flags.shape[0]):
@@ -275,7 +287,8 @@ def _rates(first, w, lr, schedule, lr_now, rate, alive, countdown, lane_run, lan
         if lane_epoch[0] % shared_every == 0:
             for g in range(rate.shape[0]):
                 for c in range(w):
-                    lr_now[g, c] = lr_now[g, c] * schedule[2, first + c]
+                    run = max(lane_run[c], 0)   # a finished lane's rate stays 0
+                    lr_now[g, c] = lr_now[g, c] * schedule[2, run]
                     rate[g, c] = lr_now[g, c] * alive[c]
     elif STEP and shared_every == 0:
         # A countdown per lane instead of `epoch % every`: an integer division
@@ -329,7 +342,8 @@ def _task(first, end, grad, fun, x0, lr, groups, hyper, schedule, epochs, xtol, 
     each kernel small and quick to compile.
     """
     dim = DIM if DIM > 0 else x0.shape[1]
-    w = min(LANES, end - first)
+    w = min(LANES, end - first)   # lanes in use; fewer once most runs have ended
+    block_w = w
     recording = RECORD and rec_runs.shape[0] > 0
     want_f = ftol > 0.0 or recording or SUMMARY
     X = np.empty((dim, w))
@@ -426,6 +440,16 @@ def _task(first, end, grad, fun, x0, lr, groups, hyper, schedule, epochs, xtol, 
     # no division and no call in the epochs between two decays.
     due_in = shared_every
     every_lane = REFILL or recording or DATA or SUMMARY or (SCHEDULED and not step_fast)
+    # Segments: divergence is the only event possible before the budget's last
+    # epoch, so a block can run SEGMENT epochs without the per-epoch
+    # bookkeeping, from a checkpoint of its state; if a lane left the bound in
+    # them, the block goes back to the checkpoint and takes those epochs one at
+    # a time (the same arithmetic, so the same bits), which finds the epoch.
+    segments = SEGMENTS and (not SCHEDULED or (step_fast and shared_every > 0))
+    X_ckpt = np.empty((dim, w) if SEGMENTS else (0, 0))
+    S_ckpt = np.empty((N_STATE, dim, w) if SEGMENTS else (0, 0, 0))
+    Q_ckpt = np.empty((N_LANE, w) if SEGMENTS else (0, 0))
+    careful = 0   # epochs to take one at a time after a segment saw an event
 
     while n_active > 0:
         if any_fresh:
@@ -454,6 +478,30 @@ def _task(first, end, grad, fun, x0, lr, groups, hyper, schedule, epochs, xtol, 
                             rec_f[k, lane_epoch[c]] = F[c]
                 fresh[c] = False
             any_fresh = False
+
+        if segments and careful == 0:
+            seg = min(SEGMENT, epochs - 1 - epoch)
+            if STEP:
+                seg = min(seg, due_in - 1)   # the decay's epoch goes the long way
+            if seg >= 2:
+                X_ckpt[:, :w] = X[:, :w]
+                S_ckpt[:, :, :w] = S[:, :, :w]
+                Q_ckpt[:, :w] = Q[:, :w]
+                seen = 0
+                for _ in range(seg):
+                    for c in range(w):
+                        seen += _lane_step(X, S, Q, H, rate, F, c, bound)
+                if seen == 0:
+                    epoch += seg
+                    if STEP:
+                        due_in -= seg
+                    continue
+                X[:, :w] = X_ckpt[:, :w]
+                S[:, :, :w] = S_ckpt[:, :, :w]
+                Q[:, :w] = Q_ckpt[:, :w]
+                careful = seg
+        if careful > 0:
+            careful -= 1
 
         epoch += 1
         if every_lane:
@@ -597,7 +645,39 @@ def _task(first, end, grad, fun, x0, lr, groups, hyper, schedule, epochs, xtol, 
             for c in range(w):
                 F_prev[c] = F[c]
 
+        if 2 * n_active <= w and w >= 8 and next_run >= end and n_active > 0:
+            # Most lanes have no run left: keep only those that do, so that
+            # the last slow runs of a task do not pay for a full block.  Each
+            # lane's state moves with it; nothing else reads lane positions.
+            keep = np.empty(n_active, np.int64)
+            k = 0
+            for c in range(w):
+                if not retired[c]:
+                    keep[k] = c
+                    k += 1
+            X, G, S, Q, H = (_narrow(X, keep), _narrow(G, keep), _narrow(S, keep),
+                             _narrow(Q, keep), _narrow(H, keep))
+            X_prev, step, F, F_prev = (_narrow(X_prev, keep), _narrow(step, keep),
+                                       _narrow(F, keep), _narrow(F_prev, keep))
+            lr_now, rate, alive = _narrow(lr_now, keep), _narrow(rate, keep), _narrow(alive, keep)
+            fresh, lane_run, lane_epoch = (_narrow(fresh, keep), _narrow(lane_run, keep),
+                                           _narrow(lane_epoch, keep))
+            slot, retired, countdown, fail = (_narrow(slot, keep), _narrow(retired, keep),
+                                              _narrow(countdown, keep), _narrow(fail, keep))
+            if DATA and per_lane_rows:
+                # one row of data indices per lane: lanes on the first axis
+                order = np.ascontiguousarray(order[keep])
+                rows_full = np.ascontiguousarray(rows_full[keep])
+                rows_last = np.ascontiguousarray(rows_last[keep])
+            if SEGMENTS:
+                X_ckpt, S_ckpt, Q_ckpt = (_narrow(X_ckpt, keep), _narrow(S_ckpt, keep),
+                                          _narrow(Q_ckpt, keep))
+            w = n_active
+            lanes = (X, S, Q, lr_now, rate, alive, lane_run, lane_epoch)
+
     # Final values, a block at a time, at the points the runs ended on.
+    w = block_w
+    fail = np.zeros(w, np.int8)
     for group in range(first, end, w):
         wg = min(w, end - group)
         Fg = np.empty(wg)

@@ -3,12 +3,13 @@
 The kernels release the GIL (``nogil=True``), so Python threads run them in
 parallel.  The number of threads is Numba's (`numba.get_num_threads`, set by
 ``NUMBA_NUM_THREADS`` or `numba.set_num_threads`).  Tasks are cut into a few
-pieces per thread and handed out as threads become free, which balances runs
-that stop early.  Every run is computed from its own inputs alone, so the
+pieces per thread and taken by the threads as they become free, which balances
+runs that stop early.  Every run is computed from its own inputs alone, so the
 result does not depend on the number of threads or on the pieces, bit for bit.
 """
 
 import concurrent.futures
+import itertools
 import os
 import threading
 
@@ -45,22 +46,40 @@ def _mark_inside():
     _inside.active = True
 
 
-def run_tasks(kernel, args, n_tasks):
-    """``kernel(*args, lo, hi)`` over tasks ``0 .. n_tasks``, on Numba's thread count."""
+def run_tasks(kernel, args, n_tasks, pieces_per_thread=_PIECES_PER_THREAD):
+    """``kernel(*args, lo, hi)`` over tasks ``0 .. n_tasks``, on Numba's thread count.
+
+    The tasks are cut into ``pieces_per_thread`` pieces per thread (several when
+    runs stop early, so that threads that finish first take more; one when every
+    task costs the same).  The calling thread and ``threads - 1`` pool threads
+    each take the next piece until none is left: one hand-off to the pool per
+    thread and call, not one per piece.
+    """
     threads = numba.get_num_threads()
-    pieces = min(n_tasks, threads * _PIECES_PER_THREAD)
+    pieces = min(n_tasks, threads * max(1, pieces_per_thread))
     if threads == 1 or pieces <= 1 or getattr(_inside, "active", False):
         kernel(*args, 0, n_tasks)
         return
     bounds = [n_tasks * i // pieces for i in range(pieces + 1)]
-    futures = [_pool(threads).submit(kernel, *args, lo, hi)
-               for lo, hi in zip(bounds[:-1], bounds[1:])]
+    taken = itertools.count()   # next() on it is atomic under the GIL
+    stop = threading.Event()
+
+    def work():
+        while not stop.is_set():
+            i = next(taken)
+            if i >= pieces:
+                return
+            kernel(*args, bounds[i], bounds[i + 1])
+
+    helpers = [_pool(threads).submit(work) for _ in range(min(threads, pieces) - 1)]
     try:
-        for future in futures:
+        work()
+        for future in helpers:
             future.result()
     except BaseException:
-        # Ctrl-C, or a kernel that could not run: pieces not yet started are
-        # dropped, so the pool is free for the next call.
-        for future in futures:
+        # Ctrl-C, or a kernel that could not run: no piece is started after
+        # this, so the pool is free for the next call once running ones end.
+        stop.set()
+        for future in helpers:
             future.cancel()
         raise

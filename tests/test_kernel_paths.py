@@ -1,0 +1,74 @@
+"""The kernels' fast paths give the runs of the plain path, bit for bit, and the
+tutorial's loop (`fastgd.reference`) where it applies.
+
+* Segments: lanes in step with only divergence to watch run 16 epochs between two
+  screens, from a checkpoint; a lane that diverges in a segment sends the block back
+  to the checkpoint.  Recording a run turns segments off, so a recorded sweep is the
+  plain path.
+* Narrowing: once a task has no run left to load and half its lanes are idle, the
+  block keeps only the lanes still running.
+"""
+
+import numpy as np
+import pytest
+
+import fastgd as fg
+from fastgd import reference
+
+QUARTIC = fg.problems.quartic
+
+
+def assert_same(a, b):
+    for name in ("x", "fun", "nit", "status"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+
+
+@pytest.mark.parametrize("options", [
+    {}, {"optimizer": "momentum"}, {"optimizer": "nesterov"},
+    {"schedule": fg.step_decay(every=5, factor=0.9)},
+    {"schedule": fg.step_decay(every=16, factor=1.1)},   # the decay at a segment's end
+])
+def test_segments_give_the_plain_paths_runs(options):
+    # Rates from slow to diverging: runs diverge at every epoch of the first
+    # segments, and some in the middle of later ones.
+    sweep = dict(x0=np.linspace(-3, 3, 97), lr=np.geomspace(1e-3, 0.4, 61), epochs=75,
+                 **options)
+    fast = fg.sweep(QUARTIC, **sweep)
+    plain = fg.sweep(QUARTIC, record=[0], **sweep)
+    assert len(np.unique(fast.nit[fast.status == fg.Status.DIVERGED])) > 10
+    assert_same(fast, plain)
+
+
+def test_a_divergence_inside_a_segment_stops_at_its_epoch():
+    # From 2.0 these rates oscillate, some chaotically, and many diverge at
+    # epochs inside segments; the tutorial's loop says at which (the points of
+    # the chaotic runs that do not diverge part in the last bits, as any two
+    # implementations of pow do, so only epochs and statuses are compared).
+    x0, lr = 2.0, np.geomspace(0.05, 0.2, 64)
+    res = fg.minimize(QUARTIC, x0, lr=lr, epochs=200)
+    diverged = res.nit[res.status == fg.Status.DIVERGED]
+    assert np.count_nonzero(diverged % 16) > 5
+    for k in range(64):
+        ref = reference.descend(reference.quartic_grad, x0, lr[k], 200, f=reference.quartic)
+        assert (res.nit[k], res.status[k]) == (ref.nit, ref.status), k
+
+
+def test_narrowed_blocks_finish_the_slow_runs_as_the_tutorials_loop_does():
+    # Most runs stop within tens of epochs; the slowest rates run for thousands, in
+    # blocks narrowed to the lanes still running.
+    lr = np.concatenate([np.full(300, 0.05), np.geomspace(1e-5, 1e-4, 20)])
+    rng = np.random.default_rng(3)
+    x0 = rng.uniform(-2.5, 2.5, lr.size)
+    order = rng.permutation(lr.size)
+    lr, x0 = lr[order], x0[order]
+    res = fg.minimize(QUARTIC, x0, lr=lr, epochs=20_000, ftol=1e-12)
+    slow = np.argsort(res.nit)[-6:]
+    assert res.nit[slow].min() > 20 * np.median(res.nit)
+    for k in slow:
+        ref = reference.descend(reference.quartic_grad, x0[k], lr[k], 20_000,
+                                f=reference.quartic, ftol=1e-12)
+        assert res.nit[k] == ref.nit and res.status[k] == ref.status
+        np.testing.assert_allclose(res.x[k, 0], ref.x[0], rtol=1e-12)
+    # and the same bits computed in chunks of other sizes
+    assert_same(res, fg.minimize(QUARTIC, x0, lr=lr, epochs=20_000, ftol=1e-12,
+                                 chunk_size=37))
