@@ -220,8 +220,7 @@ class _Task:
         variant = _codegen.Variant(
             optimizer, schedule=sched_kind, scheduled=self.schedule is not None,
             data=self.problem.n_data > 0, refill=xtol + ftol + gtol > 0.0, gtol=gtol > 0.0,
-            grouped=grouped, summary=summary, record=self.record.size > 0,
-            can_fail=self.problem._builtin is None, resume=self.resume is not None)
+            grouped=grouped, summary=summary, can_fail=self.problem._builtin is None, resume=self.resume is not None)
         kernel = _codegen.descend_kernel(variant, self.problem._source,
                                          self.problem.groups if grouped else None)
         if grouped:

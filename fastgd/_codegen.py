@@ -447,7 +447,6 @@ class Variant:
     gtol: bool = False                  # gtol is set (the gradient is screened)
     grouped: bool = False               # a rate per parameter group of the problem
     summary: bool = False               # per-run summaries of f, every epoch
-    record: bool = False                # some runs' trajectories are recorded
     can_fail: bool = False              # a user's functions, which may raise
     resume: bool = False                # the runs continue earlier ones (init=)
 
@@ -458,9 +457,9 @@ class Variant:
             "STEP": self.scheduled and self.schedule == _kernels.STEP_DECAY,
             # Continued runs start at epochs of their own: lanes never run in step.
             "REFILL": self.refill or self.gtol or self.resume, "GTOL": self.gtol,
-            "SUMMARY": self.summary, "RECORD": self.record, "CAN_FAIL": self.can_fail,
+            "SUMMARY": self.summary, "CAN_FAIL": self.can_fail,
             "RESUME": self.resume,
-            "SEGMENTS": fused and not (self.gtol or self.refill or self.resume or self.record
+            "SEGMENTS": fused and not (self.gtol or self.refill or self.resume
                                        or self.summary),
             "N_STATE": len(opt.state), "N_LANE": len(opt.lane_state),
         }
@@ -479,8 +478,8 @@ def descend_kernel(variant, problem=None, groups=None):
     groups = groups if variant.grouped else None
     dim = problem.dim if lane is not None else 0
     what = f"{problem.name if lane is not None else 'any problem'}/{opt.name}"
-    options = [name for name in ("scheduled", "refill", "gtol", "summary", "record",
-                                 "grouped", "resume") if getattr(variant, name)]
+    options = [name for name in ("scheduled", "refill", "gtol", "summary", "grouped",
+                                 "resume") if getattr(variant, name)]
     if options:   # a compile note per kernel, not one per problem and optimiser
         what += f" ({', '.join(options)})"
     parts = [_header(what)]

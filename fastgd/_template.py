@@ -24,8 +24,6 @@ what the stubs in the prelude stand for in one call:
     gradient is screened before each update (the block path, not the fused one).
 ``SUMMARY``
     Per-run summaries of f are folded in every epoch (`Result.summary`).
-``RECORD``
-    Some runs' trajectories are recorded.
 ``CAN_FAIL``
     The problem's functions are a user's and may raise (their adapters set the
     lanes' ``fail`` flags): the runs that raised end FAILED.  Built-in and
@@ -36,7 +34,8 @@ what the stubs in the prelude stand for in one call:
     that had ended are skipped.
 ``SEGMENTS``
     Lanes in step whose only screen is divergence (a fused problem, no
-    tolerance, no record or summaries): epochs run in segments without the
+    tolerance or summaries; and, decided per call, no record): epochs run in
+    segments without the
     per-epoch bookkeeping (see `_task`).
 ``N_STATE``, ``N_LANE``
     The optimiser's state per coordinate (velocity, moments) and per lane
@@ -80,7 +79,6 @@ STEP = False
 REFILL = False
 GTOL = False
 SUMMARY = False
-RECORD = False
 CAN_FAIL = False
 RESUME = False
 SEGMENTS = False
@@ -344,7 +342,9 @@ def _task(first, end, grad, fun, x0, lr, groups, hyper, schedule, epochs, xtol, 
     dim = DIM if DIM > 0 else x0.shape[1]
     w = min(LANES, end - first)   # lanes in use; fewer once most runs have ended
     block_w = w
-    recording = RECORD and rec_runs.shape[0] > 0
+    # Recording is decided per call, not per kernel: the walk over the recorded
+    # lanes costs nothing when there are none, and one kernel serves both.
+    recording = rec_runs.shape[0] > 0
     want_f = ftol > 0.0 or recording or SUMMARY
     X = np.empty((dim, w))
     G = np.empty((dim, w))
@@ -445,7 +445,8 @@ def _task(first, end, grad, fun, x0, lr, groups, hyper, schedule, epochs, xtol, 
     # bookkeeping, from a checkpoint of its state; if a lane left the bound in
     # them, the block goes back to the checkpoint and takes those epochs one at
     # a time (the same arithmetic, so the same bits), which finds the epoch.
-    segments = SEGMENTS and (not SCHEDULED or (step_fast and shared_every > 0))
+    segments = SEGMENTS and not recording and (
+        not SCHEDULED or (step_fast and shared_every > 0))
     X_ckpt = np.empty((dim, w) if SEGMENTS else (0, 0))
     S_ckpt = np.empty((N_STATE, dim, w) if SEGMENTS else (0, 0, 0))
     Q_ckpt = np.empty((N_LANE, w) if SEGMENTS else (0, 0))
