@@ -132,6 +132,39 @@ def test_network_against_numpy_and_finite_differences(data, activation, paramete
         np.testing.assert_allclose(grad, fd, rtol=1e-5, atol=1e-8)
 
 
+@pytest.mark.parametrize("sizes, activation, bias, loss", [
+    ((4, 5, 5, 2), "tanh", True, "logistic"),
+    ((3, 6, 3), "relu", False, "mse"),
+    ((8, 1), "identity", True, "logistic"),
+])
+def test_unrolled_and_loop_kernels_give_the_same_bits(sizes, activation, bias, loss):
+    # Small networks get value_and_grad written out unit by unit, larger ones the
+    # loop form (tested against NumPy above through the small ones): both must do
+    # the same arithmetic, lane by lane, whatever the block width, rows and lanes.
+    from fastgd import networks
+    act, lss = networks.ACTIVATIONS.index(activation), networks.LOSSES.index(loss)
+    scales = networks.multipliers(sizes, "mean_field")
+    kernels = [networks._build_kernels(sizes, scales, act, bias, lss, unrolled=u)[2]
+               for u in (True, False)]
+    dim = networks.layout(sizes, bias)[2]
+    rng = np.random.default_rng(5)
+    data = rng.standard_normal((sizes[0] + sizes[-1], 23))
+    if loss == "logistic":
+        data[sizes[0]:] = rng.random((sizes[-1], 23))
+    for w in (64, 37, 3):
+        X = 2.0 * rng.standard_normal((dim, w))
+        X[0, 1] = np.nan   # a failed lane stays alone
+        for rows in (np.arange(23)[None, :], rng.integers(0, 23, (w, 7))):
+            rows = np.ascontiguousarray(rows, dtype=np.int64)
+            for want_f in (True, False):
+                out = [(np.full((dim, w), 7.0), np.full(w, 7.0)) for _ in kernels]
+                for kernel, (G, F) in zip(kernels, out):
+                    kernel(X, data, rows, G, F, want_f)
+                assert np.array_equal(out[0][0], out[1][0], equal_nan=True)
+                assert np.array_equal(out[0][1], out[1][1], equal_nan=True)
+                assert np.isfinite(np.delete(out[0][0], 1, axis=1)).all()
+
+
 def test_parameter_layout_groups_and_init():
     X = np.ones((6, 3))
     net = fg.problems.mlp(X, np.zeros((6, 2)), width=4, depth=3, seed=5)
