@@ -1,5 +1,6 @@
 """``fastgd trainability``: the trainability map of the notebook's network from the shell."""
 
+import os
 import time
 
 import numpy as np
@@ -28,8 +29,15 @@ def add_parser(sub, values):
     tm.add_argument("--lr1", type=values, default=values(DEFAULT_LR1), metavar="VALUES",
                     help=f"output layer rates (default {DEFAULT_LR1})")
     tm.add_argument("--seed", type=int, default=0, help="seed of the data and the network")
+    tm.add_argument("--chunk-size", type=int, default=2**18,
+                    help="runs per chunk (default 2**18); results do not depend on it")
+    tm.add_argument("--no-progress", action="store_true",
+                    help="no progress line (default: shown on a terminal)")
     tm.add_argument("--plot", metavar="PNG", help="draw the map into this image file")
-    tm.add_argument("--out", metavar="NPZ", help="save the map (values and rates) as .npz")
+    tm.add_argument("--out", action="append", default=[], metavar="PATH",
+                    help="save the map (values and rates) as .npz; a directory DIR/ keeps "
+                    "each finished chunk, so the same command resumes after an "
+                    "interruption; repeatable")
 
 
 def run(args):
@@ -39,13 +47,23 @@ def run(args):
     for option, value in (("--lr0", args.lr0), ("--lr1", args.lr1)):
         if np.ndim(value) != 1 or np.size(value) < 2:
             raise ValueError(f"{option} needs a list of rates, e.g. {DEFAULT_LR0}")
-    for option, path, suffix in (("--plot", args.plot, ".png"), ("--out", args.out, ".npz")):
-        if path is not None and not path.endswith(suffix):
-            raise ValueError(f"{option} must name a {suffix} file, got {path!r}")
+    if args.plot is not None and not args.plot.endswith(".png"):
+        raise ValueError(f"--plot must name a .png file, got {args.plot!r}")
+    if args.chunk_size < 1:
+        raise ValueError(f"--chunk-size must be >= 1, got {args.chunk_size}")
+    files = [p for p in args.out if not p.endswith(("/", os.sep))]
+    folders = [p for p in args.out if p.endswith(("/", os.sep))]
+    for path in files:
+        if not path.endswith(".npz"):
+            raise ValueError(f"--out must name a .npz file or a directory DIR/, got {path!r}")
+    if len(folders) > 1:
+        raise ValueError(f"--out names more than one directory: {folders}")
     net = tr.notebook_network(width=args.width, activation=args.activation, seed=args.seed)
     start = time.perf_counter()
     tmap = tr.trainability_map(net, lr={"layer_0": args.lr0, "layer_1": args.lr1},
-                               epochs=args.epochs)
+                               epochs=args.epochs, chunk_size=args.chunk_size,
+                               out=folders[0] if folders else None,
+                               progress=False if args.no_progress else None)
     seconds = time.perf_counter() - start
     shape = tmap.values.shape
     print(f"{net.name}, {net.n_data} data points: {tmap.values.size} runs "
@@ -53,8 +71,8 @@ def run(args):
     print(f"converged: {100 * tmap.converged.mean():.1f} % of the runs")
     if min(shape) >= 64:  # below, too few box sizes for the estimate to mean much
         print(f"boundary: box-counting dimension {tmap.box_count().dimension:.3f}")
-    if args.out:
-        np.savez(args.out, values=tmap.values, lr_layer_0=args.lr0, lr_layer_1=args.lr1)
+    for path in files:
+        np.savez(path, values=tmap.values, lr_layer_0=args.lr0, lr_layer_1=args.lr1)
     if args.plot:
         from matplotlib.figure import Figure
         fig = Figure(figsize=(6, 6), layout="constrained")

@@ -225,3 +225,16 @@ def test_command_line(tmp_path, capsys):
     assert np.array_equal(saved["values"], want.values)
     assert main(["trainability", "--lr0", "0.5"]) == 2
     assert "--lr0 needs a list of rates" in capsys.readouterr().err
+    # A chunk directory: the same command resumes from the chunks it finds there.
+    args = ["trainability", "--width", "3", "--epochs", "20", "--lr0", "0.1:1e3:12:log",
+            "--lr1", "0.1:1e3:10:log", "--chunk-size", "40", "--no-progress",
+            "--out", f"{tmp_path / 'chunks'}/", "--out", str(tmp_path / "again.npz")]
+    assert main(args) == 0
+    chunks = sorted((tmp_path / "chunks").glob("chunk-*.npz"))
+    assert len(chunks) == 3
+    chunks[1].unlink()
+    assert main(args) == 0 and len(list((tmp_path / "chunks").glob("chunk-*.npz"))) == 3
+    assert np.array_equal(np.load(tmp_path / "again.npz")["values"], want.values)
+    capsys.readouterr()
+    assert main(["trainability", "--out", "map.txt"]) == 2
+    assert "--out must name a .npz file or a directory DIR/" in capsys.readouterr().err
