@@ -259,7 +259,8 @@ class _Task:
     def pace_key(self):
         """What decides a run's cost, for `fastgd._execute.Pacer`."""
         return (self.problem.name, self.problem.dim, self.problem.n_data, self.settings,
-                None if self.schedule is None else self.schedule.kind)
+                None if self.schedule is None else self.schedule.kind,
+                self.resume is not None, self.record.size > 0)
 
     def fingerprint(self, chunk_size):
         """What identifies this batch for a resumable ``out=`` directory."""
@@ -275,7 +276,7 @@ def _resumed_paths(paths, rec_ids, out):
     """Trajectories of continued runs: the epochs computed before, where the
     earlier result recorded them (the kernel writes from the epoch it resumes at)."""
     recorded, path_x, path_fun = paths
-    if path_x is None or not rec_ids.size:
+    if path_x is None or not rec_ids.size or not recorded.size:
         return
     at = np.searchsorted(recorded, rec_ids)
     found = (at < recorded.size) & (recorded[np.minimum(at, recorded.size - 1)] == rec_ids)
@@ -334,7 +335,7 @@ def _run(problem, x0, *, lr, epochs, optimizer="gd", momentum=None, beta1=None,
     sizes = tuple(map(len, names))
     if init is not None:
         _check_init(init, problem, shape, x0, optimizer, schedule, epochs, summary,
-                    grouped)
+                    grouped, hp.get("target"))
     # Every allocation below (the record indices included) only after this.
     state_bytes = 8 * (sizes[0] * problem.dim + sizes[1] + sizes[2])
     _memory.check(_memory_parts(
@@ -343,8 +344,10 @@ def _run(problem, x0, *, lr, epochs, optimizer="gd", momentum=None, beta1=None,
         per_run_extra=state_bytes * (1 if init is None else 2) + (
             0 if init is None else 8 * (problem.dim + 16))))
     rec_runs = _record_runs(record, shape, size)
-    resume = None
+    resume, x0_given = None, x0
     if init is not None:
+        # The kernel starts continued runs where they stopped; the result
+        # records the start points as given.
         resume, x0 = _resume_state(init, problem, shape, x0, names, epochs, summary)
 
     if executor is not None and not (hasattr(executor, "submit")
@@ -424,21 +427,16 @@ def _run(problem, x0, *, lr, epochs, optimizer="gd", momentum=None, beta1=None,
                                "target" in hp)
     # Every argument is recorded; a setting that is off (a tolerance of 0, the
     # batch size of a problem without data, no schedule) is None, not a number.
-    params = {"x0": np.broadcast_to(x0, shape + (problem.dim,))}
+    params = {"x0": np.broadcast_to(x0_given, shape + (problem.dim,))}
     params.update((name, np.broadcast_to(a, shape)) for name, a in hp.items())
     params.update(optimizer=optimizer, epochs=epochs,
                   batch_size=batch_size if n_data else None, shuffle=bool(shuffle),
                   seed=seed, bound=float(bound),
                   **{name: (v if v > 0 else None) for name, v in tols.items()},
                   schedule=None if schedule is None else schedule.name)
-    if init is not None:
-        params["x0"] = init.params["x0"]
     state = _named_state(outputs, names, problem.dim, shape, summary)
     if dims is None:
-        if init is not None:
-            dims, coords = init.dims, init.coords
-        else:
-            dims, coords = _name_axes(shape, x0, hp, named)
+        dims, coords = _name_axes(shape, x0_given, hp, named)
     return Result(
         x=x_out.reshape(shape + (problem.dim,)), fun=f_out.reshape(shape),
         nit=nit.reshape(shape), status=status.reshape(shape),
@@ -462,7 +460,8 @@ def _named_state(outputs, names, dim, shape, summary):
     return state
 
 
-def _check_init(init, problem, shape, x0, optimizer, schedule, epochs, summary, grouped):
+def _check_init(init, problem, shape, x0, optimizer, schedule, epochs, summary, grouped,
+                target):
     """``init=``: a result of the same runs that can be continued by this call."""
     if not isinstance(init, Result):
         raise TypeError(f"init must be a fastgd.Result, got {type(init).__name__}")
@@ -501,6 +500,14 @@ def _check_init(init, problem, shape, x0, optimizer, schedule, epochs, summary, 
                 f"init holds no saved state {missing} (a result saved by an earlier "
                 "fastgd, or not made by minimize or sweep)")
         raise ValueError(what)
+    if summary:
+        # A hitting time continues only towards the same target.
+        was = init.params.get("target")
+        if (was is None) != (target is None) or (
+                target is not None and not np.array_equal(np.broadcast_to(target, shape),
+                                                          np.broadcast_to(was, shape))):
+            raise ValueError("target must be init's target (or both None): the epochs "
+                             "init ran were compared with it")
     if summary and epochs - LOSS_TAIL < done and epochs > done:
         raise ValueError(f"with summary=True, continue by at least {LOSS_TAIL} epochs "
                          f"(epochs >= {done + LOSS_TAIL}): the last-{LOSS_TAIL} loss sum "

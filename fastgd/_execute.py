@@ -139,7 +139,11 @@ class Pacer:
         if first is None:
             first = FIRST_PIECE
             if key is not None and key in _RUNS_PER_SECOND:
-                first = max(first, self._quantised(_RUNS_PER_SECOND[key] * self.seconds))
+                # At most the size growth would reach after two pieces: an
+                # earlier call's runs may have been far cheaper (most diverged
+                # at once) than these.
+                first = max(first, min(FIRST_PIECE * _MAX_GROWTH ** 2, self._quantised(
+                    _RUNS_PER_SECOND[key] * self.seconds)))
         self.size = first
 
     @staticmethod

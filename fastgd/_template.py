@@ -415,6 +415,7 @@ def _task(first, end, grad, fun, x0, lr, groups, hyper, schedule, epochs, xtol, 
             for p in range(hyper.shape[0]):
                 H[p, c] = H[p, 0]
             for g in range(lr.shape[0]):
+                lr_now[g, c] = 0.0
                 rate[g, c] = 0.0
     any_fresh = True
     # Lanes in step (no tolerance) share one epoch count; each lane's own is

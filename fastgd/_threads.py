@@ -71,11 +71,14 @@ def run_tasks(kernel, args, n_tasks, pieces_per_thread=_PIECES_PER_THREAD):
                 return
             kernel(*args, bounds[i], bounds[i + 1])
 
-    helpers = [_pool(threads).submit(work) for _ in range(min(threads, pieces) - 1)]
+    helpers = []
     try:
+        helpers += [_pool(threads).submit(work) for _ in range(min(threads, pieces) - 1)]
         work()
         for future in helpers:
-            future.result()
+            # Every piece is taken: a helper not started yet has nothing to do.
+            if not future.cancel():
+                future.result()
     except BaseException:
         # Ctrl-C, or a kernel that could not run: no piece is started after
         # this, so the pool is free for the next call once running ones end.

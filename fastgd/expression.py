@@ -234,6 +234,10 @@ def _constant_value(node, values, where):
     return None
 
 
+def _package(frame):
+    return "" if frame is None else frame.f_globals.get("__name__", "").partition(".")[0]
+
+
 class _OutOfTime(BaseException):
     # BaseException, as KeyboardInterrupt: SymPy's `except Exception` must not
     # swallow it.
@@ -257,11 +261,16 @@ def _time_limit(what):
         return
 
     def on_alarm(signum, frame):
-        # Never inside Numba or LLVM (compiling the generated code): an
-        # exception there may be lost in a C callback or leave the compiler's
-        # state half-built.  The timer fires again 0.1 s later.
+        # Only where SymPy itself is working: never inside Numba or LLVM
+        # (compiling the generated code), where an exception may be lost in a C
+        # callback or leave the compiler's state half-built, and never in code
+        # that runs in between, such as a garbage-collector callback of another
+        # library, which cannot pass an exception on.  The timer fires again
+        # 0.1 s later.
+        if _package(frame) not in ("sympy", "mpmath", "fastgd"):
+            return
         while frame is not None:
-            if frame.f_globals.get("__name__", "").partition(".")[0] in ("numba", "llvmlite"):
+            if _package(frame) in ("numba", "llvmlite"):
                 return
             frame = frame.f_back
         raise _OutOfTime

@@ -186,3 +186,29 @@ def test_a_result_without_saved_state_is_refused():
     init = dataclasses.replace(quartic_sweep(20, optimizer="adam"), state={})
     with pytest.raises(ValueError, match=r"no saved state \['stopped', 'm', 's'"):
         quartic_sweep(30, optimizer="adam", init=init)
+
+
+def test_recording_runs_init_did_not_record():
+    first = quartic_sweep(10)
+    more = quartic_sweep(25, init=first, record=[0, 7])
+    once = quartic_sweep(25, record=[0, 7])
+    # The epochs before the continuation were not recorded: NaN there, then the same.
+    assert np.isnan(more.path_x[:, :10]).all()
+    np.testing.assert_array_equal(more.path_x[:, 10:], once.path_x[:, 10:])
+
+
+def test_a_warm_start_names_its_axes_after_its_own_arguments():
+    first = fg.minimize(QUARTIC, 1.0, lr=[1e-4, 0.1, 0.8], epochs=10)
+    warm = fg.minimize(QUARTIC, 1.0, lr=[1e-3, 1e-2, 0.05], epochs=20, init=first)
+    np.testing.assert_array_equal(warm.coords["lr"], [1e-3, 1e-2, 0.05])
+    np.testing.assert_array_equal(warm.params["lr"], [1e-3, 1e-2, 0.05])
+
+
+def test_hitting_times_continue_only_towards_the_same_target():
+    first = quartic_sweep(20, summary=True)
+    with pytest.raises(ValueError, match="target must be init's target"):
+        quartic_sweep(60, target=0.5, init=first)
+    first = quartic_sweep(20, target=0.5)
+    with pytest.raises(ValueError, match="target must be init's target"):
+        quartic_sweep(60, target=0.4, init=first)
+    assert_same(quartic_sweep(60, target=0.5, init=first), quartic_sweep(60, target=0.5))
