@@ -426,7 +426,7 @@ def _template_kernel():
 # Called for every lane of every task: inlined, since a call passing twenty
 # arrays costs an atomic reference count per array and more than the work.
 _INLINED = ("_load", "_next_live", "_finish")
-_COMPILED = ("_narrow", "_check_gtol", "_fail_lanes", "_any", "_start_summary",
+_COMPILED = ("_copy_lanes", "_check_gtol", "_fail_lanes", "_any", "_start_summary",
              "_add_ratio", "_summarise", "_rates", "_task")
 
 

@@ -215,10 +215,13 @@ def _fail_lanes(lanes, outs, x0, fail, epoch, in_step, before_update):
     return n
 
 
-def _narrow(a, keep):
-    """The lanes ``keep`` of a per-lane array (lanes on its last axis), as a
-    new array of that width."""
-    return np.ascontiguousarray(a[..., keep])
+def _copy_lanes(src, dst, w):
+    """Lanes ``0 .. w`` of ``src`` into ``dst`` (same shape; lanes last)."""
+    a = src.reshape(-1, src.shape[-1])
+    b = dst.reshape(-1, dst.shape[-1])
+    for r in range(a.shape[0]):
+        for c in range(w):
+            b[r, c] = a[r, c]
 
 
 def _any(flags):
@@ -486,9 +489,9 @@ def _task(first, end, grad, fun, x0, lr, groups, hyper, schedule, epochs, xtol, 
             if STEP:
                 seg = min(seg, due_in - 1)   # the decay's epoch goes the long way
             if seg >= 2:
-                X_ckpt[:, :w] = X[:, :w]
-                S_ckpt[:, :, :w] = S[:, :, :w]
-                Q_ckpt[:, :w] = Q[:, :w]
+                _copy_lanes(X, X_ckpt, w)
+                _copy_lanes(S, S_ckpt, w)
+                _copy_lanes(Q, Q_ckpt, w)
                 seen = 0
                 for _ in range(seg):
                     for c in range(w):
@@ -498,9 +501,9 @@ def _task(first, end, grad, fun, x0, lr, groups, hyper, schedule, epochs, xtol, 
                     if STEP:
                         due_in -= seg
                     continue
-                X[:, :w] = X_ckpt[:, :w]
-                S[:, :, :w] = S_ckpt[:, :, :w]
-                Q[:, :w] = Q_ckpt[:, :w]
+                _copy_lanes(X_ckpt, X, w)
+                _copy_lanes(S_ckpt, S, w)
+                _copy_lanes(Q_ckpt, Q, w)
                 careful = seg
         if careful > 0:
             careful -= 1
@@ -647,35 +650,33 @@ def _task(first, end, grad, fun, x0, lr, groups, hyper, schedule, epochs, xtol, 
             for c in range(w):
                 F_prev[c] = F[c]
 
-        if 2 * n_active <= w and w >= 8 and next_run >= end and n_active > 0:
-            # Most lanes have no run left: keep only those that do, so that
-            # the last slow runs of a task do not pay for a full block.  Each
-            # lane's state moves with it; nothing else reads lane positions.
-            keep = np.empty(n_active, np.int64)
-            k = 0
+        if FUSED and 2 * n_active <= w and w >= 8 and next_run >= end and n_active > 0:
+            # Most lanes have no run left: move those that do to the front and
+            # loop over them only, so that the last slow runs of a task do not
+            # pay for a full block.  Each lane's state moves with it (to a
+            # lower lane, so nothing is overwritten before it is read);
+            # nothing else reads lane positions.  (The block path's batched
+            # functions take the block's arrays whole: it keeps its width.)
+            j = 0
             for c in range(w):
                 if not retired[c]:
-                    keep[k] = c
-                    k += 1
-            X, G, S, Q, H = (_narrow(X, keep), _narrow(G, keep), _narrow(S, keep),
-                             _narrow(Q, keep), _narrow(H, keep))
-            X_prev, step, F, F_prev = (_narrow(X_prev, keep), _narrow(step, keep),
-                                       _narrow(F, keep), _narrow(F_prev, keep))
-            lr_now, rate, alive = _narrow(lr_now, keep), _narrow(rate, keep), _narrow(alive, keep)
-            fresh, lane_run, lane_epoch = (_narrow(fresh, keep), _narrow(lane_run, keep),
-                                           _narrow(lane_epoch, keep))
-            slot, retired, countdown, fail = (_narrow(slot, keep), _narrow(retired, keep),
-                                              _narrow(countdown, keep), _narrow(fail, keep))
-            if DATA and per_lane_rows:
-                # one row of data indices per lane: lanes on the first axis
-                order = np.ascontiguousarray(order[keep])
-                rows_full = np.ascontiguousarray(rows_full[keep])
-                rows_last = np.ascontiguousarray(rows_last[keep])
-            if SEGMENTS:
-                X_ckpt, S_ckpt, Q_ckpt = (_narrow(X_ckpt, keep), _narrow(S_ckpt, keep),
-                                          _narrow(Q_ckpt, keep))
+                    if c != j:
+                        for d in range(dim):
+                            X[d, j] = X[d, c]
+                            for k in range(N_STATE):
+                                S[k, d, j] = S[k, d, c]
+                        for k in range(N_LANE):
+                            Q[k, j] = Q[k, c]
+                        for p in range(H.shape[0]):
+                            H[p, j] = H[p, c]
+                        for g in range(rate.shape[0]):
+                            lr_now[g, j] = lr_now[g, c]
+                            rate[g, j] = rate[g, c]
+                        F[j], F_prev[j], alive[j], fresh[j] = F[c], F_prev[c], alive[c], fresh[c]
+                        lane_run[j], lane_epoch[j], slot[j] = lane_run[c], lane_epoch[c], slot[c]
+                        retired[j], countdown[j] = retired[c], countdown[c]
+                    j += 1
             w = n_active
-            lanes = (X, S, Q, lr_now, rate, alive, lane_run, lane_epoch)
 
     # Final values, a block at a time, at the points the runs ended on.
     w = block_w
