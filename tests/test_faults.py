@@ -959,7 +959,10 @@ def test_ctrl_c_on_an_executor_keeps_the_chunks_that_finished(tmp_path, referenc
 
 
 INTERRUPTED = """
-import sys, time
+import signal, sys, time
+# Ctrl-C raises KeyboardInterrupt, as in a terminal, even when this test runs in a
+# background job (whose children start with SIGINT ignored).
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from tests.test_faults import quartic
 quartic(chunk_size=40)                        # compile
 quartic(chunk_size=40, out=sys.argv[1] + "-warm")   # and the first use of out=
