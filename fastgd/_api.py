@@ -217,10 +217,13 @@ class _Task:
                 summ[:] = part["summary"].T
             _resumed_paths(self.resume["paths"], self.record[lo:hi], out)
         kfun, kgrad = self.problem._kernel_functions()
+        stops_early = xtol + ftol + gtol > 0.0
+        resuming = self.resume is not None
         variant = _codegen.Variant(
             optimizer, schedule=sched_kind, scheduled=self.schedule is not None,
-            data=self.problem.n_data > 0, refill=xtol + ftol + gtol > 0.0, gtol=gtol > 0.0,
-            grouped=grouped, summary=summary, can_fail=self.problem._builtin is None, resume=self.resume is not None)
+            data=self.problem.n_data > 0, refill=stops_early, gtol=gtol > 0.0,
+            grouped=grouped, summary=summary, can_fail=self.problem._builtin is None,
+            resume=resuming)
         kernel = _codegen.descend_kernel(variant, self.problem._source,
                                          self.problem.groups if grouped else None)
         if grouped:
@@ -230,7 +233,8 @@ class _Task:
         else:
             names, groups = ["lr"], np.zeros(dim, np.int64)
         lr = np.stack([self._flat(self.hp[name], start, stop) for name in names])
-        refill = xtol + ftol + gtol > 0.0 or self.resume is not None
+        # Lanes that do not run in step take new runs as theirs end (the kernel's REFILL).
+        refill = stops_early or resuming
         span = _kernels.task_span(n, refill)
         _threads.run_tasks(kernel, (
             kgrad, kfun, starts, lr, groups, hyper,

@@ -680,7 +680,6 @@ def _task(first, end, grad, fun, x0, lr, groups, hyper, schedule, epochs, xtol, 
 
     # Final values, a block at a time, at the points the runs ended on.
     w = block_w
-    fail = np.zeros(w, np.int8)
     for group in range(first, end, w):
         wg = min(w, end - group)
         Fg = np.empty(wg)
