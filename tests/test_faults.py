@@ -24,6 +24,8 @@ import pytest
 
 import fastgd as fg
 from fastgd import _api, _execute, _identity
+from tests.user_problems import square as jit_square
+from tests.user_problems import square_grad as bowl_grad_1d
 
 FIELDS = ("x", "fun", "nit", "status", "success", "recorded", "path_x", "path_fun")
 ROOT = Path(__file__).resolve().parents[1]
@@ -1019,13 +1021,3 @@ def test_an_index_out_of_bounds_in_a_run_fails_that_run_not_the_process():
     unchecked = fg.Problem(jit_square, bowl_grad_1d, dim=1, checked=False)
     assert unchecked._user_functions() == (jit_square, bowl_grad_1d)
     assert identity(unchecked) != identity(fg.Problem(jit_square, bowl_grad_1d, dim=1))
-
-
-@numba.njit
-def jit_square(x):
-    return x[0] ** 2
-
-
-@numba.njit
-def bowl_grad_1d(x, out):
-    out[0] = 2 * x[0]

@@ -6,6 +6,8 @@ import pytest
 
 import fastgd as fg
 from fastgd import _codegen, _threads
+from tests.user_problems import square as jit_f
+from tests.user_problems import square_grad as jit_grad
 
 Q = fg.problems.quartic
 
@@ -105,16 +107,6 @@ def test_sweep_rejects_nested_lists():
 
 def plain_f(x):
     return x[0] ** 2
-
-
-@numba.njit
-def jit_f(x):
-    return x[0] ** 2
-
-
-@numba.njit
-def jit_grad(x, out):
-    out[0] = 2 * x[0]
 
 
 def test_non_jitted_functions_are_refused():

@@ -15,6 +15,16 @@ def grad(x, out):
     out[0] = 2.0 * (x[0] - 1.5)
 
 
+@numba.njit
+def square(x):
+    return x[0] ** 2
+
+
+@numba.njit
+def square_grad(x, out):
+    out[0] = 2 * x[0]
+
+
 def shifted_bowl():
     return _problem.Problem(f, grad, dim=1, name="shifted_bowl")
 
