@@ -50,7 +50,7 @@ from numpy import sign
 
 from fastgd._config import FUN_SIG, GRAD_SIG, jit
 from fastgd._kernels import (
-    CONVERGED, DESCEND_SIG, DIVERGED, FAILED, LANES, MAX_EPOCHS, SEGMENT, TOOLS,
+    CONVERGED, DESCEND_SIG, DIVERGED, FAILED, LANES, MAX_EPOCHS, MAX_SEGMENT, SEGMENT, TOOLS,
     block_of, find_sorted, gather_rows, schedule_rate,
 )
 from fastgd._math import exp
@@ -370,18 +370,26 @@ def update_block_source(opt):
 
 
 def lane_step_source(opt, dim, lane, groups=None):
-    """``_lane_step(X, S, Q, H, rate, F, c, bound)``: the problem's gradient at
-    lane c's point, the update, and 1 if the new point is out of bounds (or NaN),
-    else 0; ``_lane_step_f``, the same and f at the new point into ``F[c]``.
+    """The fused lane loops, each a function of the block's arrays and its width
+    ``w``: ``_lanes_step(X, S, Q, H, rate, F, w, bound)`` takes every lane one
+    update (the problem's gradient at the lane's point, then the optimiser's
+    rule) and returns how many lanes left the bound (or became NaN);
+    ``_lanes_step_f``, the same and f at the new points into ``F``;
+    ``_segment(X, S, Q, H, rate, F, w, seg, bound)``, ``seg`` updates of every
+    lane, and how many lane-updates left the bound.
 
-    Two functions, not one with a flag, so that each lane loop has no branch.
+    The lane loop is written out inside each function, not a call per lane:
+    Numba's inlining of a call that takes arrays counts references to them at
+    each call, which inside the lane loop stops LLVM from vectorising it (a
+    3x slower loop).  Inlined, each function costs those counts once per call.
     Every name the step itself introduces starts with ``_o_``, so that none can
     meet a module-level name the problem's code uses.
     """
-    args = "X, _o_S, _o_Q, _o_H, _o_rate, F, c, _o_bound"
+    args = "X, _o_S, _o_Q, _o_H, _o_rate, F, _o_w, "
     if lane is None:
-        return "\n".join(_function(name, args, ["return 0"])
-                         for name in ("_lane_step", "_lane_step_f"))
+        return "\n".join([_function("_lanes_step", args + "_o_bound", ["return 0"]),
+                          _function("_lanes_step_f", args + "_o_bound", ["return 0"]),
+                          _function("_segment", args + "_o_seg, _o_bound", ["return 0"])])
     grad_lines, value_lines = lane
     group_of = [0] * dim if groups is None else [g for g, (_, n) in enumerate(groups)
                                                  for _ in range(n)]
@@ -400,19 +408,29 @@ def lane_step_source(opt, dim, lane, groups=None):
         step += _rename(rule, mapping).splitlines()
         step += [f"X[{d}, c] = x_{d}"]
         step += [f"S[{i}, {d}, c] = {s}_{d}" for i, s in enumerate(opt.state)]
-    step.append("_o_out = " + " | ".join(f"(0 if abs(x_{d}) <= bound else 1)"
-                                         for d in range(dim)))
+    # Written so that NaN counts too; an integer sum, which vectorises.
+    step.append("events += " + " | ".join(f"(0 if abs(x_{d}) <= bound else 1)"
+                                          for d in range(dim)))
     own = {name for line in step for name in _names_in(line)} - {"X", "F", "c", "np", "abs"}
     step = [_rename(line, {name: "_o_" + name.removeprefix("_o_") for name in own})
             for line in step]
     body = list(grad_lines) + step
-    return "\n".join([_function("_lane_step", args, body + ["return _o_out"]),
-                      _function("_lane_step_f", args,
-                                body + list(value_lines) + ["return _o_out"])])
+
+    def lanes(lines, indent):
+        pad = "    " * indent
+        return [pad + "for c in range(_o_w):"] + [pad + "    " + s for s in lines]
+
+    start, done = ["_o_events = 0"], ["return _o_events"]
+    return "\n".join([
+        _function("_lanes_step", args + "_o_bound", start + lanes(body, 0) + done),
+        _function("_lanes_step_f", args + "_o_bound",
+                  start + lanes(body + list(value_lines), 0) + done),
+        _function("_segment", args + "_o_seg, _o_bound",
+                  start + ["for _o_epoch in range(_o_seg):"] + lanes(body, 1) + done, "never")])
 
 
-def _function(name, args, body):
-    return (f"@jit(inline='always')\ndef {name}({args}):\n"
+def _function(name, args, body, inline="always"):
+    return (f"@jit(inline={inline!r})\ndef {name}({args}):\n"
             + "".join(f"    {line}\n" for line in body))
 
 
@@ -423,10 +441,12 @@ def _template_kernel():
     return text[text.index("\n# --- kernel ---\n") + 1:]
 
 
-# Called for every lane of every task: inlined, since a call passing twenty
-# arrays costs an atomic reference count per array and more than the work.
-_INLINED = ("_load", "_next_live", "_finish")
-_COMPILED = ("_copy_lanes", "_check_gtol", "_fail_lanes", "_any", "_start_summary",
+# The functions that take a block's arrays are called for all its lanes at
+# once, never in a loop over lanes: each call, inlined by Numba or not, costs
+# an atomic reference count per array it takes, more than the work for a lane.
+_INLINED = ()
+_COMPILED = ("_block", "_clear", "_load_lanes", "_finish_lanes", "_copy_lanes", "_check_gtol", "_fail_lanes",
+             "_any", "_start_summary",
              "_add_ratio", "_summarise", "_rates", "_task")
 
 

@@ -18,8 +18,11 @@ from ._config import FUN_TYPE, GRAD_TYPE, LANES, jit
 __all__ = ["LANES"]
 
 #: Epochs a block of lanes in step runs between two looks at its state, when
-#: divergence is all there is to look for (see the template's ``_task``).
+#: divergence is all there is to look for (see the template's ``_task``): at
+#: first, and after an event; each clean segment doubles the next, up to
+#: MAX_SEGMENT.
 SEGMENT = 16
+MAX_SEGMENT = 1024
 
 # Status codes, mirrored by fastgd.Status.
 CONVERGED = 0

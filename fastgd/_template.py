@@ -62,6 +62,7 @@ from fastgd._kernels import (
     FAILED,
     LANES,
     MAX_EPOCHS,
+    MAX_SEGMENT,
     SEGMENT,
     block_of,
     find_sorted,
@@ -91,62 +92,77 @@ def _update_block(X, G, S, Q, H, rate, groups):
     coordinate d takes the rate of its parameter group, ``rate[groups[d], c]``."""
 
 
-def _lane_step(X, S, Q, H, rate, F, c, bound):
-    """Gradient, update and divergence test of lane c (generated)."""
+def _lanes_step(X, S, Q, H, rate, F, w, bound):
+    """One fused update of lanes ``0 .. w``; how many left the bound (generated)."""
     return 0
 
 
-def _lane_step_f(X, S, Q, H, rate, F, c, bound):
-    """As `_lane_step`, and f at the new point into ``F[c]`` (generated)."""
+def _lanes_step_f(X, S, Q, H, rate, F, w, bound):
+    """As `_lanes_step`, and f at the new points into ``F`` (generated)."""
+    return 0
+
+
+def _segment(X, S, Q, H, rate, F, w, seg, bound):
+    """``seg`` fused updates of lanes ``0 .. w``; how many lane-updates left the
+    bound (generated)."""
     return 0
 
 
 # --- kernel ---
 
 
-def _load(c, run, X, S, Q, H, lr_now, rate, alive, fresh, lane_run, lane_epoch,
-          slot, countdown, x0, lr, hyper, schedule, rec_runs, resume):
-    """Put run ``run`` into lane ``c`` of a block, from its start point (or,
-    when resuming, from where it stopped, with its state)."""
+def _load_lanes(w, run, end, X, S, Q, H, lr_now, rate, alive, fresh, lane_run,
+                lane_epoch, slot, countdown, retired, x0, lr, hyper, schedule, rec_runs,
+                resume):
+    """Put the next runs, from ``run`` on, into the empty lanes of ``0 .. w``
+    (each from its start point or, when resuming, from where it stopped, with
+    its state); a lane for which no run is left is retired.  Return the next
+    run to load.
+
+    One call for all the lanes, not one per lane: a call that takes arrays
+    costs atomic reference counts on each of them, more than loading a lane.
+    """
     start_epoch, S0, Q0, lr0 = resume
-    for d in range(X.shape[0]):
-        X[d, c] = x0[run, d]
-        for k in range(N_STATE):
-            S[k, d, c] = S0[run, k, d] if RESUME else 0.0
-    for k in range(N_LANE):
-        Q[k, c] = Q0[run, k] if RESUME else 1.0
-    for p in range(hyper.shape[0]):
-        H[p, c] = hyper[p, run]
-    for g in range(lr.shape[0]):
-        # A schedule's current rate is part of the state it continues from.
-        base = lr0[run, g] if RESUME and SCHEDULED else lr[g, run]
-        lr_now[g, c] = base
-        rate[g, c] = base
-    alive[c] = 1.0
-    fresh[c] = True
-    lane_run[c] = run
-    lane_epoch[c] = start_epoch[run] if RESUME else 0
-    slot[c] = find_sorted(rec_runs, run) if rec_runs.shape[0] > 0 else -1
-    if STEP:
-        # Epochs left to the next decay (step decay without warm-up counts
-        # down; with one it takes the general path, which reads the epoch).
-        every = np.int64(schedule[1, run])
-        countdown[c] = every - lane_epoch[c] % every
-
-
-def _next_live(run, end, resume):
-    """The first run from ``run`` on that is to be computed (when resuming,
-    runs that had ended are skipped), or ``end``."""
-    if RESUME:
-        start_epoch = resume[0]
-        while run < end and start_epoch[run] < 0:
-            run += 1
+    for c in range(w):
+        if lane_run[c] >= 0 or retired[c]:
+            continue
+        if RESUME:   # runs that had ended are skipped
+            while run < end and start_epoch[run] < 0:
+                run += 1
+        if run >= end:
+            retired[c] = True
+            continue
+        for d in range(X.shape[0]):
+            X[d, c] = x0[run, d]
+            for k in range(N_STATE):
+                S[k, d, c] = S0[run, k, d] if RESUME else 0.0
+        for k in range(N_LANE):
+            Q[k, c] = Q0[run, k] if RESUME else 1.0
+        for p in range(hyper.shape[0]):
+            H[p, c] = hyper[p, run]
+        for g in range(lr.shape[0]):
+            # A schedule's current rate is part of the state it continues from.
+            base = lr0[run, g] if RESUME and SCHEDULED else lr[g, run]
+            lr_now[g, c] = base
+            rate[g, c] = base
+        alive[c] = 1.0
+        fresh[c] = True
+        lane_run[c] = run
+        lane_epoch[c] = start_epoch[run] if RESUME else 0
+        slot[c] = find_sorted(rec_runs, run) if rec_runs.shape[0] > 0 else -1
+        if STEP:
+            # Epochs left to the next decay (step decay without warm-up counts
+            # down; with one it takes the general path, which reads the epoch).
+            every = np.int64(schedule[1, run])
+            countdown[c] = every - lane_epoch[c] % every
+        run += 1
     return run
 
 
-def _finish(lanes, outs, x0, c, code, before_update):
-    """Write lane ``c``'s outputs and state, then freeze it until a new run is
-    loaded.
+def _finish_lanes(lanes, outs, x0, codes, before_update):
+    """Write the outputs and state of every lane ``c`` with ``codes[c] >= 0``
+    (its run's status), freeze it until a new run is loaded, and set
+    ``codes[c]`` back to -1.  Return how many lanes finished.
 
     ``lanes``: the block's (X, S, Q, lr_now, rate, alive, lane_run, lane_epoch);
     ``outs``: the per-run outputs (x, nit, status) and saved state (S, Q, lr_now).
@@ -156,28 +172,36 @@ def _finish(lanes, outs, x0, c, code, before_update):
     """
     X, S, Q, lr_now, rate, alive, lane_run, lane_epoch = lanes
     x_out, nit, status, S_out, Q_out, lr_out = outs
-    run = lane_run[c]
-    for d in range(X.shape[0]):
-        x_out[run, d] = X[d, c]
-        X[d, c] = x0[run, d]
-        for k in range(N_STATE):
-            S_out[run, k, d] = S[k, d, c]
-            S[k, d, c] = 0.0
-    for k in range(N_LANE):
-        Q_out[run, k] = Q[k, c]
-    if SCHEDULED:
-        for g in range(lr_now.shape[0]):
-            lr_out[run, g] = lr_now[g, c]
-    # gtol stops a run before its epoch's update: that epoch does not count.
-    nit[run] = lane_epoch[c] - 1 if before_update else lane_epoch[c]
-    status[run] = code
-    alive[c] = 0.0
-    for g in range(rate.shape[0]):
-        rate[g, c] = 0.0
-    lane_run[c] = -1
+    n = 0
+    for c in range(codes.shape[0]):
+        code = codes[c]
+        if code < 0:
+            continue
+        codes[c] = -1
+        run = lane_run[c]
+        for d in range(X.shape[0]):
+            x_out[run, d] = X[d, c]
+            X[d, c] = x0[run, d]
+            for k in range(N_STATE):
+                S_out[run, k, d] = S[k, d, c]
+                S[k, d, c] = 0.0
+        for k in range(N_LANE):
+            Q_out[run, k] = Q[k, c]
+        if SCHEDULED:
+            for g in range(lr_now.shape[0]):
+                lr_out[run, g] = lr_now[g, c]
+        # gtol stops a run before its epoch's update: that epoch does not count.
+        nit[run] = lane_epoch[c] - 1 if before_update else lane_epoch[c]
+        status[run] = code
+        alive[c] = 0.0
+        for g in range(rate.shape[0]):
+            rate[g, c] = 0.0
+        lane_run[c] = -1
+        n += 1
+    return n
 
 
-def _check_gtol(lanes, outs, x0, G, gtol, norm):
+def _check_gtol(lanes, outs, x0, codes, G, gtol, norm):
     """Finish the lanes whose gradient norm is <= gtol; return how many."""
     alive = lanes[5]
     dim, w = G.shape
@@ -189,39 +213,41 @@ def _check_gtol(lanes, outs, x0, G, gtol, norm):
     events = 0
     for c in range(w):
         events += (alive[c] > 0.0) & (np.sqrt(norm[c]) <= gtol)
-    finished = 0
-    if events > 0:
-        for c in range(w):
-            if alive[c] > 0.0 and np.sqrt(norm[c]) <= gtol:
-                _finish(lanes, outs, x0, c, CONVERGED, True)
-                finished += 1
-    return finished
+    if events == 0:
+        return 0
+    for c in range(w):
+        if alive[c] > 0.0 and np.sqrt(norm[c]) <= gtol:
+            codes[c] = CONVERGED
+    return _finish_lanes(lanes, outs, x0, codes, True)
 
 
-def _fail_lanes(lanes, outs, x0, fail, epoch, in_step, before_update):
+def _fail_lanes(lanes, outs, x0, codes, fail, epoch, in_step, before_update):
     """Finish with status FAILED the lanes whose function just raised; return how
     many.  A run fails at the point where its function raised, with the updates
     it completed: a gradient fails before its update, a value after it."""
     alive, lane_epoch = lanes[5], lanes[7]
-    n = 0
     for c in range(fail.shape[0]):
         if fail[c] != 0:
             if alive[c] > 0.0:
                 if in_step:   # lanes in step keep one epoch count for the block
                     lane_epoch[c] = epoch
-                _finish(lanes, outs, x0, c, FAILED, before_update)
-                n += 1
+                codes[c] = FAILED
             fail[c] = 0
-    return n
+    return _finish_lanes(lanes, outs, x0, codes, before_update)
 
 
-def _copy_lanes(src, dst, w):
-    """Lanes ``0 .. w`` of ``src`` into ``dst`` (same shape; lanes last)."""
-    a = src.reshape(-1, src.shape[-1])
-    b = dst.reshape(-1, dst.shape[-1])
-    for r in range(a.shape[0]):
+def _copy_lanes(X, S, Q, X_to, S_to, Q_to, w):
+    """Lanes ``0 .. w`` of a block's state (X, S, Q) into (X_to, S_to, Q_to)."""
+    for d in range(X.shape[0]):
         for c in range(w):
-            b[r, c] = a[r, c]
+            X_to[d, c] = X[d, c]
+    for k in range(S.shape[0]):
+        for d in range(S.shape[1]):
+            for c in range(w):
+                S_to[k, d, c] = S[k, d, c]
+    for k in range(Q.shape[0]):
+        for c in range(w):
+            Q_to[k, c] = Q[k, c]
 
 
 def _any(flags):
@@ -311,6 +337,76 @@ def _rates(first, w, lr, schedule, lr_now, rate, alive, countdown, lane_run, lan
                         SCHEDULE, schedule, run, lane_epoch[c], lr[g, run], lr_now[g, c])
 
 
+def _block(dim, w, n_hyper, n_groups, n_data, batch_size, shuffle):
+    """The arrays of a block of ``w`` lanes (see `_task` for what each holds)."""
+    X = np.empty((dim, w))
+    G = np.empty((dim, w))
+    S = np.empty((N_STATE, dim, w))    # optimiser state per coordinate
+    Q = np.empty((N_LANE, w))          # optimiser state per lane
+    H = np.empty((n_hyper, w))         # the lanes' optimiser hyper-parameters
+    X_prev = np.empty((dim, w))
+    step = np.empty(w)
+    F = np.empty(w)
+    F_prev = np.empty(w)
+    lr_now = np.empty((n_groups, w))   # per parameter group and lane
+    rate = np.empty((n_groups, w))
+    alive = np.empty(w)                # 1.0 while a lane runs, 0.0 once finished
+    fresh = np.empty(w, np.bool_)      # loaded, epoch 0 not yet evaluated
+    lane_run = np.empty(w, np.int64)   # the lane's run, -1 while frozen
+    lane_epoch = np.empty(w, np.int64)
+    slot = np.empty(w, np.int64)       # record slot, -1 none
+    retired = np.empty(w, np.bool_)    # no run left for this lane
+    countdown = np.empty(w)
+    fail = np.empty(w, np.int8)        # set by a user's function that raised
+    codes = np.empty(w, np.int64)      # status of the lanes to finish, -1 none
+    # The checkpoint of a segment (see `_task`).
+    X_ckpt = np.empty((dim, w) if SEGMENTS else (0, 0))
+    S_ckpt = np.empty((N_STATE, dim, w) if SEGMENTS else (0, 0, 0))
+    Q_ckpt = np.empty((N_LANE, w) if SEGMENTS else (0, 0))
+    # Data rows: all of them, each lane's order (one order for all when they
+    # are not shuffled), and the rows of the current mini-batch.
+    all_rows = np.empty((1, n_data), np.int64)
+    for i in range(n_data):
+        all_rows[0, i] = i
+    order = all_rows
+    rows_full = all_rows
+    rows_last = all_rows
+    if DATA:
+        n_batches = (n_data + batch_size - 1) // batch_size
+        n_row_sets = w if n_batches > 1 and shuffle else 1
+        order = np.empty((n_row_sets, n_data), np.int64)
+        for r in range(n_row_sets):
+            for i in range(n_data):
+                order[r, i] = i
+        last = n_data - (n_batches - 1) * batch_size
+        rows_full = np.empty((n_row_sets, min(batch_size, n_data)), np.int64)
+        rows_last = np.empty((n_row_sets, last), np.int64)
+    return (X, G, S, Q, H, X_prev, step, F, F_prev, lr_now, rate, alive, fresh, lane_run,
+            lane_epoch, slot, retired, countdown, fail, codes, X_ckpt, S_ckpt, Q_ckpt,
+            all_rows, order, rows_full, rows_last)
+
+
+def _clear(block):
+    """A block's arrays as a task starts: every lane empty, no state.  (The
+    others are written before they are read; an order of rows is drawn from
+    scratch each epoch, or never changes.)"""
+    S, Q, F, alive, fresh, lane_run, lane_epoch, slot, retired, countdown, fail, codes = (
+        block[2], block[3], block[7], block[11], block[12], block[13], block[14],
+        block[15], block[16], block[17], block[18], block[19])
+    S.fill(0.0)
+    Q.fill(1.0)
+    F.fill(np.nan)
+    alive.fill(0.0)
+    fresh.fill(False)
+    lane_run.fill(-1)
+    lane_epoch.fill(0)
+    slot.fill(-1)
+    retired.fill(False)
+    countdown.fill(0.0)
+    fail.fill(0)
+    codes.fill(-1)
+
+
 def descend(grad, fun, x0, lr, groups, hyper, schedule, epochs, xtol, ftol, gtol, bound,
             data, batch_size, shuffle, seed, run_offset, rec_runs, rec_x, rec_f,
             targets, summ, tail, cap, resume, x_out, f_out, nit, status, saved, span,
@@ -326,17 +422,23 @@ def descend(grad, fun, x0, lr, groups, hyper, schedule, epochs, xtol, ftol, gtol
     when ``RESUME``); ``saved``: (S, Q, lr_now) per run as each run ends.
     """
     n_runs = x0.shape[0]
+    dim = DIM if DIM > 0 else x0.shape[1]
+    # One block's arrays for all the tasks of full width: allocating them per
+    # task of 64 runs would cost more than a few epochs of a cheap problem.
+    block = _block(dim, LANES, hyper.shape[0], lr.shape[0], data.shape[1], batch_size,
+                   shuffle)
     for task in range(task_lo, task_hi):
         _task(task * span, min(n_runs, task * span + span), grad, fun, x0, lr, groups,
               hyper, schedule, epochs, xtol, ftol, gtol, bound, data, batch_size, shuffle,
               seed, run_offset, rec_runs, rec_x, rec_f, targets, summ, tail, cap, resume,
-              x_out, f_out, nit, status, saved)
+              x_out, f_out, nit, status, saved, block)
 
 
 def _task(first, end, grad, fun, x0, lr, groups, hyper, schedule, epochs, xtol, ftol, gtol,
           bound, data, batch_size, shuffle, seed, run_offset, rec_runs, rec_x, rec_f,
-          targets, summ, tail, cap, resume, x_out, f_out, nit, status, saved):
-    """Runs ``first .. end`` through one block of lanes.
+          targets, summ, tail, cap, resume, x_out, f_out, nit, status, saved, block):
+    """Runs ``first .. end`` through one block of lanes (``block``'s arrays,
+    or arrays of its own when it has fewer runs than lanes).
 
     Every ``if`` on an upper-case name is decided when the module is
     generated; Numba prunes the other branch before compiling, which keeps
@@ -349,28 +451,13 @@ def _task(first, end, grad, fun, x0, lr, groups, hyper, schedule, epochs, xtol, 
     # lanes costs nothing when there are none, and one kernel serves both.
     recording = rec_runs.shape[0] > 0
     want_f = ftol > 0.0 or recording or SUMMARY
-    X = np.empty((dim, w))
-    G = np.empty((dim, w))
-    S = np.zeros((N_STATE, dim, w))    # optimiser state per coordinate
-    Q = np.ones((N_LANE, w))           # optimiser state per lane
-    H = np.empty((hyper.shape[0], w))  # the lanes' optimiser hyper-parameters
-    X_prev = np.empty((dim, w))
-    step = np.empty(w)
-    F = np.empty(w)
-    F_prev = np.empty(w)
-    lr_now = np.empty((lr.shape[0], w))  # per parameter group and lane
-    rate = np.empty((lr.shape[0], w))
-    alive = np.zeros(w)                # 1.0 while a lane runs, 0.0 once finished
-    fresh = np.zeros(w, np.bool_)      # loaded, epoch 0 not yet evaluated
-    lane_run = np.empty(w, np.int64)   # the lane's run, -1 while frozen
-    lane_epoch = np.zeros(w, np.int64)
-    slot = np.empty(w, np.int64)       # record slot, -1 none
-    retired = np.zeros(w, np.bool_)    # no run left for this lane
-    countdown = np.zeros(w)
-    fail = np.zeros(w, np.int8)        # set by a user's function that raised
-    for c in range(w):
-        F[c] = np.nan
-        slot[c] = -1
+    if w < LANES:
+        block = _block(dim, w, hyper.shape[0], lr.shape[0], data.shape[1], batch_size,
+                       shuffle)
+    (X, G, S, Q, H, X_prev, step, F, F_prev, lr_now, rate, alive, fresh, lane_run,
+     lane_epoch, slot, retired, countdown, fail, codes, X_ckpt, S_ckpt, Q_ckpt, all_rows,
+     order, rows_full, rows_last) = block
+    _clear(block)
     lanes = (X, S, Q, lr_now, rate, alive, lane_run, lane_epoch)
     outs = (x_out, nit, status) + saved
 
@@ -379,39 +466,21 @@ def _task(first, end, grad, fun, x0, lr, groups, hyper, schedule, epochs, xtol, 
     n_batches = 1
     minibatch = False
     per_lane_rows = False
-    all_rows = np.empty((1, n_data), np.int64)
-    for i in range(n_data):
-        all_rows[0, i] = i
-    order = all_rows
-    rows_full = all_rows
-    rows_last = all_rows
     if DATA:
         n_batches = (n_data + batch_size - 1) // batch_size
         minibatch = n_batches > 1
         per_lane_rows = minibatch and shuffle
-        n_row_sets = w if per_lane_rows else 1
-        order = np.empty((n_row_sets, n_data), np.int64)
-        for r in range(n_row_sets):
-            for i in range(n_data):
-                order[r, i] = i
-        last = n_data - (n_batches - 1) * batch_size
-        rows_full = np.empty((n_row_sets, min(batch_size, n_data)), np.int64)
-        rows_last = np.empty((n_row_sets, last), np.int64)
 
-    next_run = _next_live(first, end, resume)
+    next_run = _load_lanes(w, first, end, X, S, Q, H, lr_now, rate, alive, fresh,
+                           lane_run, lane_epoch, slot, countdown, retired, x0, lr, hyper,
+                           schedule, rec_runs, resume)
+    if retired[0]:
+        return   # resuming, and no run of this task is to be continued
     n_active = w
     for c in range(w):
-        if next_run < end:
-            _load(c, next_run, X, S, Q, H, lr_now, rate, alive, fresh, lane_run,
-                  lane_epoch, slot, countdown, x0, lr, hyper, schedule, rec_runs, resume)
-            next_run = _next_live(next_run + 1, end, resume)
-        else:
-            # Resuming, fewer runs to continue than lanes: the lane stays frozen
-            # at a run's (finite) start point, or the task has nothing to do.
-            if c == 0:
-                return
-            lane_run[c] = -1
-            retired[c] = True
+        if retired[c]:
+            # Resuming, fewer runs to continue than lanes: the lane stays
+            # frozen at a run's (finite) start point.
             n_active -= 1
             for d in range(dim):
                 X[d, c] = X[d, 0]
@@ -445,16 +514,14 @@ def _task(first, end, grad, fun, x0, lr, groups, hyper, schedule, epochs, xtol, 
     due_in = shared_every
     every_lane = REFILL or recording or DATA or SUMMARY or (SCHEDULED and not step_fast)
     # Segments: divergence is the only event possible before the budget's last
-    # epoch, so a block can run SEGMENT epochs without the per-epoch
+    # epoch, so a block can run segments of epochs without the per-epoch
     # bookkeeping, from a checkpoint of its state; if a lane left the bound in
     # them, the block goes back to the checkpoint and takes those epochs one at
     # a time (the same arithmetic, so the same bits), which finds the epoch.
     segments = SEGMENTS and not recording and (
         not SCHEDULED or (step_fast and shared_every > 0))
-    X_ckpt = np.empty((dim, w) if SEGMENTS else (0, 0))
-    S_ckpt = np.empty((N_STATE, dim, w) if SEGMENTS else (0, 0, 0))
-    Q_ckpt = np.empty((N_LANE, w) if SEGMENTS else (0, 0))
     careful = 0   # epochs to take one at a time after a segment saw an event
+    seg_len = SEGMENT
 
     while n_active > 0:
         if any_fresh:
@@ -462,7 +529,7 @@ def _task(first, end, grad, fun, x0, lr, groups, hyper, schedule, epochs, xtol, 
             if want_f:
                 fun(X, data, all_rows, F, fail)
                 if CAN_FAIL and _any(fail):
-                    pending += _fail_lanes(lanes, outs, x0, fail, epoch, not every_lane,
+                    pending += _fail_lanes(lanes, outs, x0, codes, fail, epoch, not every_lane,
                                            False)
             for c in range(w):
                 # A run whose start value failed is finished already.
@@ -485,25 +552,27 @@ def _task(first, end, grad, fun, x0, lr, groups, hyper, schedule, epochs, xtol, 
             any_fresh = False
 
         if segments and careful == 0:
-            seg = min(SEGMENT, epochs - 1 - epoch)
+            seg = min(seg_len, epochs - 1 - epoch)
             if STEP:
                 seg = min(seg, due_in - 1)   # the decay's epoch goes the long way
             if seg >= 2:
-                _copy_lanes(X, X_ckpt, w)
-                _copy_lanes(S, S_ckpt, w)
-                _copy_lanes(Q, Q_ckpt, w)
-                seen = 0
-                for _ in range(seg):
-                    for c in range(w):
-                        seen += _lane_step(X, S, Q, H, rate, F, c, bound)
+                _copy_lanes(X, S, Q, X_ckpt, S_ckpt, Q_ckpt, w)
+                seen = _segment(X, S, Q, H, rate, F, w, seg, bound)
                 if seen == 0:
                     epoch += seg
                     if STEP:
                         due_in -= seg
+                    # Each clean segment doubles the next: the fixed cost of a
+                    # segment (a checkpoint, reference counts) fades, and an
+                    # event costs at most twice the clean epochs before it.
+                    seg_len = min(2 * seg_len, MAX_SEGMENT)
                     continue
-                _copy_lanes(X_ckpt, X, w)
-                _copy_lanes(S_ckpt, S, w)
-                _copy_lanes(Q_ckpt, Q, w)
+                _copy_lanes(X_ckpt, S_ckpt, Q_ckpt, X, S, Q, w)
+                if seg > SEGMENT:
+                    # Back to short segments from the checkpoint, to come
+                    # near the event before taking epochs one at a time.
+                    seg_len = SEGMENT
+                    continue
                 careful = seg
         if careful > 0:
             careful -= 1
@@ -544,11 +613,9 @@ def _task(first, end, grad, fun, x0, lr, groups, hyper, schedule, epochs, xtol, 
         if FUSED:
             # One pass: gradient, update, f if wanted, divergence test.
             if want_f:
-                for c in range(w):
-                    events += _lane_step_f(X, S, Q, H, rate, F, c, bound)
+                events += _lanes_step_f(X, S, Q, H, rate, F, w, bound)
             else:
-                for c in range(w):
-                    events += _lane_step(X, S, Q, H, rate, F, c, bound)
+                events += _lanes_step(X, S, Q, H, rate, F, w, bound)
         else:
             if DATA and per_lane_rows:
                 for c in range(w):
@@ -566,20 +633,20 @@ def _task(first, end, grad, fun, x0, lr, groups, hyper, schedule, epochs, xtol, 
                     if minibatch and b == 0:
                         grad(X, data, all_rows, G, fail)
                         if CAN_FAIL and _any(fail):
-                            events += _fail_lanes(lanes, outs, x0, fail, epoch,
+                            events += _fail_lanes(lanes, outs, x0, codes, fail, epoch,
                                                   not every_lane, True)
-                        events += _check_gtol(lanes, outs, x0, G, gtol, step)
+                        events += _check_gtol(lanes, outs, x0, codes, G, gtol, step)
                 grad(X, data, rows, G, fail)
                 if CAN_FAIL and _any(fail):
-                    events += _fail_lanes(lanes, outs, x0, fail, epoch, not every_lane, True)
+                    events += _fail_lanes(lanes, outs, x0, codes, fail, epoch, not every_lane, True)
                 if GTOL:
                     if not minibatch:
-                        events += _check_gtol(lanes, outs, x0, G, gtol, step)
+                        events += _check_gtol(lanes, outs, x0, codes, G, gtol, step)
                 _update_block(X, G, S, Q, H, rate, groups)
             if want_f:
                 fun(X, data, all_rows, F, fail)
                 if CAN_FAIL and _any(fail):
-                    events += _fail_lanes(lanes, outs, x0, fail, epoch, not every_lane, False)
+                    events += _fail_lanes(lanes, outs, x0, codes, fail, epoch, not every_lane, False)
             for d in range(dim):
                 for c in range(w):
                     # Written so that NaN fails the test too.
@@ -634,18 +701,17 @@ def _task(first, end, grad, fun, x0, lr, groups, hyper, schedule, epochs, xtol, 
                             code = CONVERGED
                     if code < 0 and lane_epoch[c] >= epochs:
                         code = MAX_EPOCHS
-                    if code >= 0:
-                        _finish(lanes, outs, x0, c, code, False)
-                if lane_run[c] < 0 and alive[c] == 0.0 and not fresh[c] and not retired[c]:
-                    if next_run < end:
-                        _load(c, next_run, X, S, Q, H, lr_now, rate, alive, fresh,
-                              lane_run, lane_epoch, slot, countdown, x0, lr, hyper,
-                              schedule, rec_runs, resume)
-                        next_run = _next_live(next_run + 1, end, resume)
-                        any_fresh = True
-                    else:
-                        retired[c] = True
-                        n_active -= 1
+                    codes[c] = code
+            _finish_lanes(lanes, outs, x0, codes, False)
+            # Every empty lane (finished now, or earlier in the epoch by gtol
+            # or a failure) takes the next run, or retires.
+            next_run = _load_lanes(w, next_run, end, X, S, Q, H, lr_now, rate, alive, fresh,
+                                   lane_run, lane_epoch, slot, countdown, retired, x0, lr,
+                                   hyper, schedule, rec_runs, resume)
+            n_active = 0
+            for c in range(w):
+                n_active += not retired[c]
+                any_fresh |= fresh[c]
         if ftol > 0.0:
             for c in range(w):
                 F_prev[c] = F[c]
@@ -682,7 +748,7 @@ def _task(first, end, grad, fun, x0, lr, groups, hyper, schedule, epochs, xtol, 
     w = block_w
     for group in range(first, end, w):
         wg = min(w, end - group)
-        Fg = np.empty(wg)
+        Fg = F[:wg]
         fun(block_of(x_out, group, wg), data, all_rows, Fg, fail[:wg])
         for c in range(wg):
             f_out[group + c] = Fg[c]
