@@ -1,9 +1,9 @@
 """The kernels' fast paths give the runs of the plain path, bit for bit, and the
 tutorial's loop (`fastgd.reference`) where it applies.
 
-* Segments: lanes in step with only divergence to watch run 16 epochs between two
-  screens, from a checkpoint; a lane that diverges in a segment sends the block back
-  to the checkpoint.  Recording a run turns segments off, so a recorded sweep is the
+* Segments: lanes in step with only divergence to watch run segments of epochs (16,
+  doubling while clean up to 1024) between two screens, from a checkpoint; a lane
+  that diverges in a segment sends the block back to the checkpoint.  Recording a run turns segments off, so a recorded sweep is the
   plain path.
 * Narrowing: once a task has no run left to load and half its lanes are idle, the
   block keeps only the lanes still running.
@@ -72,3 +72,27 @@ def test_narrowed_blocks_finish_the_slow_runs_as_the_tutorials_loop_does():
     # and the same bits computed in chunks of other sizes
     assert_same(res, fg.minimize(QUARTIC, x0, lr=lr, epochs=20_000, ftol=1e-12,
                                  chunk_size=37))
+
+
+@pytest.mark.parametrize("optimizer", ["gd", "momentum"])
+def test_long_segments_find_late_divergences(optimizer):
+    # Clean segments double up to 1024 epochs; these runs leave the bound late
+    # (x grows by 1 + 2 lr an epoch, past 1e3 after ~350 to ~3500 epochs), in
+    # long segments, which go back to their checkpoint and come near the event
+    # in short ones.  The plain path (a recorded run turns segments off) and
+    # the growth law say when.
+    runaway = fg.Problem.from_expression("-x**2")
+    sweep = dict(x0=np.linspace(0.5, 1.5, 7), lr=np.geomspace(1e-3, 1e-2, 41),
+                 epochs=4000, bound=1e3, optimizer=optimizer)
+    fast = fg.sweep(runaway, **sweep)
+    plain = fg.sweep(runaway, record=[0], **sweep)
+    assert_same(fast, plain)
+    diverged = fast.nit[fast.status == fg.Status.DIVERGED]
+    # (Momentum speeds the runaway up: its last runs leave near epoch 450.)
+    assert diverged.size > 200 and len(np.unique(diverged)) > 100
+    assert diverged.max() > (2000 if optimizer == "gd" else 400)
+    if optimizer == "gd":
+        x0, lr = np.meshgrid(sweep["x0"], sweep["lr"], indexing="ij")
+        # The first epoch k with x0 (1 + 2 lr)^k > 1e3, up to rounding at the boundary.
+        k = np.ceil(np.log(1e3 / x0) / np.log1p(2 * lr))
+        assert np.all(np.abs(fast.nit.reshape(x0.shape) - k) <= 1)
