@@ -3,8 +3,8 @@ tutorial's loop (`fastgd.reference`) where it applies.
 
 * Segments: lanes in step with only divergence to watch run segments of epochs (16,
   doubling while clean up to 1024) between two screens, from a checkpoint; a lane
-  that diverges in a segment sends the block back to the checkpoint.  Recording a run turns segments off, so a recorded sweep is the
-  plain path.
+  that diverges in a segment sends the block back to the checkpoint.  Recording a
+  run turns segments off, so a recorded sweep is the plain path.
 * Narrowing: once a task has no run left to load and half its lanes are idle, the
   block keeps only the lanes still running.
 """
