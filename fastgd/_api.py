@@ -167,6 +167,7 @@ class _Task:
                             # batch_size, shuffle, seed, summary
     record: np.ndarray      # sorted flat indices of recorded runs
     resume: dict = None     # the runs' state to continue from (`_resume_state`)
+    real: str = "float64"   # the kernel's floating-point type (dtype=)
 
     def _flat(self, a, start, stop):
         # .flat slicing copies just the chunk out of a broadcast view, C-contiguous
@@ -194,36 +195,42 @@ class _Task:
         rec_runs = self.record[lo:hi] - start
         n_state, n_lane, n_groups = map(len, _state_names(
             optimizer, self.problem, grouped, self.schedule is not None))
-        out = {"x": np.empty((n, dim)), "fun": np.empty(n), "nit": np.empty(n, np.int64),
-               "status": np.empty(n, np.int8),
-               "rec_x": np.full((hi - lo, epochs + 1, dim), np.nan),
-               "rec_f": np.full((hi - lo, epochs + 1), np.nan),
-               "state_S": np.empty((n, n_state, dim)), "state_Q": np.empty((n, n_lane)),
-               "state_lr": np.empty((n, n_groups))}
+        real = np.dtype(self.real)
+        out = {"x": np.empty((n, dim), real), "fun": np.empty(n, real),
+               "nit": np.empty(n, np.int64), "status": np.empty(n, np.int8),
+               "rec_x": np.full((hi - lo, epochs + 1, dim), np.nan, real),
+               "rec_f": np.full((hi - lo, epochs + 1), np.nan, real),
+               "state_S": np.empty((n, n_state, dim), real),
+               "state_Q": np.empty((n, n_lane), real),
+               "state_lr": np.empty((n, n_groups), real)}
         summ = np.full((len(SUMMARIES) if summary else 0, n), np.nan)
         targets = (self._flat(self.hp["target"], start, stop) if "target" in self.hp
                    else np.full(n if summary else 0, np.inf))
-        resume = (np.empty(0, np.int64), np.empty((0, 0, 0)), np.empty((0, 0)),
-                  np.empty((0, 0)))
+        resume = (np.empty(0, np.int64), np.empty((0, 0, 0), real), np.empty((0, 0), real),
+                  np.empty((0, 0), real))
         if self.resume is not None:
             part = {name: a[start:stop] for name, a in self.resume.items()
                     if name != "paths"}
-            resume = tuple(np.ascontiguousarray(part[name])
-                           for name in ("start_epoch", "state_S", "state_Q", "state_lr"))
+            resume = tuple(np.ascontiguousarray(part[name], np.int64 if k == 0 else real)
+                           for k, name in enumerate(("start_epoch", "state_S", "state_Q",
+                                                     "state_lr")))
             # Runs that had ended are not computed: their outputs are the ones
             # they ended with (and the final-value pass reads a finite point).
             out["x"][:] = starts
             if summary:
                 summ[:] = part["summary"].T
             _resumed_paths(self.resume["paths"], self.record[lo:hi], out)
-        kfun, kgrad = self.problem._kernel_functions()
+        kfun, kgrad = self.problem._kernel_functions(self.real)
+        data = self.problem._data
+        if self.real != "float64":
+            data = np.ascontiguousarray(data, dtype=real)
         stops_early = xtol + ftol + gtol > 0.0
         resuming = self.resume is not None
         variant = _codegen.Variant(
             optimizer, schedule=sched_kind, scheduled=self.schedule is not None,
             data=self.problem.n_data > 0, refill=stops_early, gtol=gtol > 0.0,
             grouped=grouped, summary=summary, can_fail=self.problem._builtin is None,
-            resume=resuming)
+            resume=resuming, real=self.real)
         kernel = _codegen.descend_kernel(variant, self.problem._source,
                                          self.problem.groups if grouped else None)
         if grouped:
@@ -235,10 +242,12 @@ class _Task:
         lr = np.stack([self._flat(self.hp[name], start, stop) for name in names])
         # Lanes that do not run in step take new runs as theirs end (the kernel's REFILL).
         refill = stops_early or resuming
-        span = _kernels.task_span(n, refill)
+        span = _kernels.task_span(n, refill, _codegen.LANES_OF[self.real])
+        if self.real != "float64":
+            xtol, ftol, gtol, bound = (_at_most(v, real) for v in (xtol, ftol, gtol, bound))
         _threads.run_tasks(kernel, (
             kgrad, kfun, starts, lr, groups, hyper,
-            sched, epochs, xtol, ftol, gtol, bound, self.problem._data,
+            sched, epochs, xtol, ftol, gtol, bound, data,
             batch_size, shuffle, np.uint64(seed), start, rec_runs,
             out["rec_x"], out["rec_f"], targets, summ, LOSS_TAIL, LOSS_CAP, resume,
             out["x"], out["fun"], out["nit"], out["status"],
@@ -264,7 +273,7 @@ class _Task:
         """What decides a run's cost, for `fastgd._execute.Pacer`."""
         return (self.problem.name, self.problem.dim, self.problem.n_data, self.settings,
                 None if self.schedule is None else self.schedule.kind,
-                self.resume is not None, self.record.size > 0)
+                self.resume is not None, self.record.size > 0, self.real)
 
     def fingerprint(self, chunk_size):
         """What identifies this batch for a resumable ``out=`` directory."""
@@ -273,7 +282,40 @@ class _Task:
         return _identity.fingerprint(
             __version__, *_identity.problem_parts(self.problem), self.shape, self.x0,
             self.hp, self.optimizer_params, schedule, self.settings, self.record,
-            chunk_size, self.resume)
+            chunk_size, self.resume, *(() if self.real == "float64" else (self.real,)))
+
+
+def _at_most(value, real):
+    """The largest number of type ``real`` that is <= ``value`` (a tolerance or
+    the bound): a float32 ``v`` passes ``v <= result`` exactly when it passes
+    ``v <= value``, and a bound beyond float32's range stays finite (an inf
+    would let diverged runs through)."""
+    rounded = real.type(min(value, float(np.finfo(real).max)))
+    return rounded if float(rounded) <= value else np.nextafter(rounded, real.type(0))
+
+
+def _real_type(dtype):
+    """``dtype=``'s name, "float64" or "float32"."""
+    try:
+        real = np.dtype(dtype) if dtype is not None else None
+    except TypeError:
+        real = None
+    if real is None or real.name not in _codegen.REALS:
+        raise ValueError(f"dtype must be np.float64 or np.float32 (or their names), got "
+                         f"{dtype!r}")
+    return real.name
+
+
+def _check_real(problem, real):
+    """Problems whose functions run in float32 are those fastgd generates."""
+    if real != "float64" and problem._source is None:
+        raise ValueError(
+            f"dtype={real!r} applies to the built-in problems (fg.problems.quartic, "
+            f"exp_quadratic, saddle, the test functions, exp_linear_fit) and to "
+            f"formulas (Problem.from_expression, LeastSquares.from_expression), whose "
+            f"code fastgd generates in float32; {problem.name!r} runs functions compiled "
+            f"for float64 (your own @njit functions, or a network): use dtype=np.float64, "
+            f"the default")
 
 
 def _resumed_paths(paths, rec_ids, out):
@@ -294,10 +336,12 @@ def _run(problem, x0, *, lr, epochs, optimizer="gd", momentum=None, beta1=None,
          batch_size=None, shuffle=True, seed=0, xtol=None, ftol=None, gtol=None,
          bound=1e100, record=False, summary=False, target=None,
          chunk_size=_execute.CHUNK_SIZE, executor=None, out=None, progress=None,
-         errors="warn", init=None, dims=None, coords=None):
+         errors="warn", init=None, dtype=np.float64, dims=None, coords=None):
     """Validate every argument, broadcast the batch, run the kernel(s), wrap the result."""
     if not isinstance(problem, Problem):
         raise TypeError(f"problem must be a fastgd.Problem, got {type(problem).__name__}")
+    real = _real_type(dtype)
+    _check_real(problem, real)
     named = x0 if isinstance(x0, Starts) else None
     starts, start_shape = as_points(problem, _start_array(problem, x0), "x0")
     x0 = starts.reshape(start_shape + (problem.dim,))
@@ -339,9 +383,9 @@ def _run(problem, x0, *, lr, epochs, optimizer="gd", momentum=None, beta1=None,
     sizes = tuple(map(len, names))
     if init is not None:
         _check_init(init, problem, shape, x0, optimizer, schedule, epochs, summary,
-                    grouped, hp.get("target"))
+                    grouped, hp.get("target"), real)
     # Every allocation below (the record indices included) only after this.
-    state_bytes = 8 * (sizes[0] * problem.dim + sizes[1] + sizes[2])
+    state_bytes = np.dtype(real).itemsize * (sizes[0] * problem.dim + sizes[1] + sizes[2])
     _memory.check(_memory_parts(
         shapes, shape, size, problem.dim, epochs, _record_count(record, shape, size),
         chunk_size, n_inputs=len(hp) + 4,
@@ -364,22 +408,22 @@ def _run(problem, x0, *, lr, epochs, optimizer="gd", momentum=None, beta1=None,
     task = _Task(problem, shape, x0, hp, tuple(SPECS[optimizer].params), schedule,
                  (optimizer, epochs, tols["xtol"], tols["ftol"], tols["gtol"],
                   float(bound), batch_size, bool(shuffle), seed, bool(summary)), rec_runs,
-                 resume)
+                 resume, real)
     problem._probe(starts)
-    problem._kernel_functions()  # compile a user's adapters once, here, not per chunk
+    problem._kernel_functions(real)  # compile a user's adapters once, here, not per chunk
 
     # Where each output of a chunk goes: per-run fields by run, trajectories by
     # their place among the recorded runs.  It also says which arrays, shapes
     # and dtypes a chunk read back from out= must have.
     dim, n_rec = problem.dim, rec_runs.size
-    spec = {"x": (size, (dim,), np.float64), "fun": (size, (), np.float64),
+    spec = {"x": (size, (dim,), real), "fun": (size, (), real),
             "nit": (size, (), np.int64), "status": (size, (), np.int8),
-            "rec_x": (n_rec, (epochs + 1, dim), np.float64),
-            "rec_f": (n_rec, (epochs + 1,), np.float64),
+            "rec_x": (n_rec, (epochs + 1, dim), real),
+            "rec_f": (n_rec, (epochs + 1,), real),
             "stopped": (size, (), np.bool_),
-            "state_S": (size, (sizes[0], dim), np.float64),
-            "state_Q": (size, (sizes[1],), np.float64),
-            "state_lr": (size, (sizes[2],), np.float64)}
+            "state_S": (size, (sizes[0], dim), real),
+            "state_Q": (size, (sizes[1],), real),
+            "state_lr": (size, (sizes[2],), real)}
     if summary:
         spec["summary"] = (size, (len(SUMMARIES),), np.float64)
     outputs = {}
@@ -435,7 +479,7 @@ def _run(problem, x0, *, lr, epochs, optimizer="gd", momentum=None, beta1=None,
     params.update((name, np.broadcast_to(a, shape)) for name, a in hp.items())
     params.update(optimizer=optimizer, epochs=epochs,
                   batch_size=batch_size if n_data else None, shuffle=bool(shuffle),
-                  seed=seed, bound=float(bound),
+                  seed=seed, bound=float(bound), dtype=real,
                   **{name: (v if v > 0 else None) for name, v in tols.items()},
                   schedule=None if schedule is None else schedule.name)
     state = _named_state(outputs, names, problem.dim, shape, summary)
@@ -465,10 +509,14 @@ def _named_state(outputs, names, dim, shape, summary):
 
 
 def _check_init(init, problem, shape, x0, optimizer, schedule, epochs, summary, grouped,
-                target):
+                target, real):
     """``init=``: a result of the same runs that can be continued by this call."""
     if not isinstance(init, Result):
         raise TypeError(f"init must be a fastgd.Result, got {type(init).__name__}")
+    if init.x.dtype != np.dtype(real):
+        raise ValueError(f"init holds {init.x.dtype} results and this call's dtype is "
+                         f"{real!r}: runs continue in the type they ran in (pass "
+                         f"dtype=np.{init.x.dtype.name})")
     if init.problem != problem.name or init.x.shape[-1] != problem.dim:
         raise ValueError(f"init is a result of problem {init.problem!r} in "
                          f"{init.x.shape[-1]} dimensions, not of {problem.name!r} in "
@@ -788,7 +836,7 @@ def minimize(problem: Problem, x0: ArrayLike | Starts, *, lr: ArrayLike, epochs:
              target: ArrayLike | None = None, chunk_size: int = _execute.CHUNK_SIZE,
              executor: Any = None, out: str | os.PathLike | None = None,
              progress: bool | None = None, errors: str = "warn",
-             init: Result | None = None) -> Result:
+             init: Result | None = None, dtype: Any = np.float64) -> Result:
     r"""Run gradient descent from every start point with every hyper-parameter, at once.
 
     ``x0`` and the per-run hyper-parameters (``lr``, the optimiser's
@@ -883,7 +931,18 @@ def minimize(problem: Problem, x0: ArrayLike | Starts, *, lr: ArrayLike, epochs:
         (a new ``lr``, tolerances) make it a warm start instead: they apply
         from the continued epochs on (a schedule's rate continues from where it
         was).  With ``summary=True``, ``epochs`` must exceed init's by at least
-        20 (the loss sum over the last 20 epochs).
+        20 (the loss sum over the last 20 epochs).  A result continues in
+        its own ``dtype``.
+    dtype : np.float64 or np.float32, default np.float64
+        The floating-point type of the runs: their points, optimiser state,
+        data and arithmetic, and of ``x``, ``fun``, the trajectories and
+        ``Result.state``.  float32 runs about twice as many runs per SIMD
+        instruction (see the README for the speed and accuracy measured); the
+        start points, rates and hyper-parameters are rounded to float32 as the
+        runs load them, a schedule's rate is computed in float64 and rounded,
+        and tolerances and ``bound`` are compared exactly as given.  Only
+        problems whose code fastgd generates (the built-in problems and
+        formulas) run in float32; other problems refuse it with ValueError.
     chunk_size : int, default 2**20
         Runs per kernel call.  A larger batch is cut into chunks of
         consecutive runs, run one after another (or on ``executor``) and
@@ -968,7 +1027,7 @@ def minimize(problem: Problem, x0: ArrayLike | Starts, *, lr: ArrayLike, epochs:
                 shuffle=shuffle, seed=seed, xtol=xtol, ftol=ftol, gtol=gtol,
                 bound=bound, record=record, summary=summary, target=target,
                 chunk_size=chunk_size, executor=executor, out=out, progress=progress,
-                errors=errors, init=init)
+                errors=errors, init=init, dtype=dtype)
 
 
 def _sweep_axis(value, name, point_dim):

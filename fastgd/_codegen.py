@@ -18,6 +18,7 @@ such problem, and only the user's small adapter compiles per process.
 """
 
 import ast
+import dataclasses
 import functools
 import hashlib
 import importlib.util
@@ -35,6 +36,7 @@ from pathlib import Path
 import numba
 
 from . import __version__, _kernels, _template, _threads
+from ._config import LANES_F32
 from ._execute import note_compile
 
 _HEADER = '''\
@@ -84,8 +86,27 @@ def _sources_hash():
     return digest.hexdigest()[:16]
 
 
-def _header(what):
-    return _HEADER.format(version=__version__, what=what, sources=_sources_hash())
+#: What a module of each floating-point type adds to the header: its ``REAL``
+#: (the template's allocations and the literals of `typed_literals`) and, for
+#: float32, the float32 signatures and exp under the names the code uses.
+_REAL_HEADER = {
+    "float64": "REAL = np.float64\n",
+    "float32": ("REAL = np.float32\n"
+                "from fastgd._config import FUN_SIG_F32 as FUN_SIG, GRAD_SIG_F32 as GRAD_SIG\n"
+                "from fastgd._config import LANES_F32 as LANES\n"
+                "from fastgd._kernels import DESCEND_SIG_F32 as DESCEND_SIG\n"
+                "from fastgd._math import exp32 as exp\n"),
+}
+
+#: The floating-point types a kernel can be generated for (`fastgd.minimize`'s dtype).
+REALS = tuple(_REAL_HEADER)
+#: Lanes per block of the kernels of each type.
+LANES_OF = {"float64": _kernels.LANES, "float32": LANES_F32}
+
+
+def _header(what, real=None):
+    head = _HEADER.format(version=__version__, what=what, sources=_sources_hash())
+    return head if real is None else head + _REAL_HEADER[real]
 
 
 def cache_dir():
@@ -224,6 +245,52 @@ def with_fail_argument(source):
     if len(args) == 4:
         args.append(ast.arg("fail"))
     return ast.unparse(tree)
+
+
+class _TypedLiterals(ast.NodeTransformer):
+    """Wrap each numeric literal in ``REAL(...)`` (see `typed_literals`)."""
+
+    def visit_Constant(self, node):
+        if isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
+            return ast.Call(ast.Name("REAL", ast.Load()), [node], [])
+        return node
+
+    def visit_Subscript(self, node):   # indices stay integers
+        node.value = self.visit(node.value)
+        return node
+
+    def visit_BinOp(self, node):
+        # An integer power keeps its exponent: Numba computes float32 ** int as
+        # float32 by repeated multiplication, the same as float64 ** int.
+        node.left = self.visit(node.left)
+        exponent = node.right
+        if isinstance(exponent, ast.UnaryOp) and isinstance(exponent.op, ast.USub):
+            exponent = exponent.operand
+        if not (isinstance(node.op, ast.Pow) and isinstance(exponent, ast.Constant)
+                and isinstance(exponent.value, int)):
+            node.right = self.visit(node.right)
+        return node
+
+    def visit_Call(self, node):   # range(n), np.empty(n, ...): sizes stay integers
+        if ast.unparse(node.func) in ("range", "np.empty", "np.zeros", "np.ones"):
+            return node
+        self.generic_visit(node)
+        return node
+
+
+def typed_literals(code):
+    """``code`` with its numeric literals written ``REAL(c)``, so that a module
+    whose ``REAL`` is ``np.float32`` computes in float32 throughout.
+
+    Numba types a Python literal as a 64-bit number, and ``4 * x`` of a float32
+    ``x`` as float64: without this, a float32 kernel would compute much of its
+    arithmetic in float64 and convert back.  Indices, sizes and the integer
+    exponents of ``**`` stay as written.  Only float32 modules are rewritten;
+    float64 ones keep the source as written, bit for bit.
+    """
+    if not code.strip():
+        return code
+    return ast.unparse(_TypedLiterals().visit(ast.parse(code)))
 
 
 def _globals_needed(fn):
@@ -369,7 +436,7 @@ def update_block_source(opt):
     return _function("_update_block", "X, G, S, Q, H, rate, groups", body)
 
 
-def lane_step_source(opt, dim, lane, groups=None):
+def lane_step_source(opt, dim, lane, groups=None, count32=False):
     """The fused lane loops, each a function of the block's arrays and its width
     ``w``: ``_lanes_step(X, S, Q, H, rate, F, w, bound)`` takes every lane one
     update (the problem's gradient at the lane's point, then the optimiser's
@@ -384,6 +451,10 @@ def lane_step_source(opt, dim, lane, groups=None):
     3x slower loop).  Inlined, each function costs those counts once per call.
     Every name the step itself introduces starts with ``_o_``, so that none can
     meet a module-level name the problem's code uses.
+
+    ``count32``: count the lanes that left the bound in int32 within an epoch
+    (float32 kernels).  An int64 count is a vector of 8 lanes, which would cut
+    a loop over 16 float32 lanes per vector to 8.
     """
     args = "X, _o_S, _o_Q, _o_H, _o_rate, F, _o_w, "
     if lane is None:
@@ -411,13 +482,19 @@ def lane_step_source(opt, dim, lane, groups=None):
     # Written so that NaN counts too; an integer sum, which vectorises.
     step.append("events += " + " | ".join(f"(0 if abs(x_{d}) <= bound else 1)"
                                           for d in range(dim)))
-    own = {name for line in step for name in _names_in(line)} - {"X", "F", "c", "np", "abs"}
+    own = {name for line in step for name in _names_in(line)} - {"X", "F", "c", "np", "abs",
+                                                                  "REAL"}
     step = [_rename(line, {name: "_o_" + name.removeprefix("_o_") for name in own})
             for line in step]
     body = list(grad_lines) + step
 
     def lanes(lines, indent):
         pad = "    " * indent
+        if count32:   # an epoch's count in int32, added to the total after its lanes
+            lines = [s.replace("_o_events += ", "_o_n = np.int32(_o_n + np.int32(") + "))"
+                     if s.startswith("_o_events += ") else s for s in lines]
+            return [pad + "_o_n = np.int32(0)", pad + "for c in range(_o_w):"] + \
+                [pad + "    " + s for s in lines] + [pad + "_o_events += _o_n"]
         return [pad + "for c in range(_o_w):"] + [pad + "    " + s for s in lines]
 
     start, done = ["_o_events = 0"], ["return _o_events"]
@@ -469,6 +546,7 @@ class Variant:
     summary: bool = False               # per-run summaries of f, every epoch
     can_fail: bool = False              # a user's functions, which may raise
     resume: bool = False                # the runs continue earlier ones (init=)
+    real: str = "float64"               # the floating-point type (dtype=), in REALS
 
     def header(self, dim, fused, opt):
         flags = {
@@ -495,19 +573,28 @@ def descend_kernel(variant, problem=None, groups=None):
     from .optimizers import SPECS
     opt = SPECS[variant.optimizer]
     lane = problem.lane_form() if problem is not None else None
+    imports = list(problem.imports) if lane is not None else []
+    if variant.real != "float64":
+        opt = dataclasses.replace(opt, rule=typed_literals(opt.rule),
+                                  prepare=typed_literals(opt.prepare))
+        if lane is not None:
+            lane = tuple([typed_literals(line) for line in lines] for lines in lane)
+            imports = [typed_literals(line) for line in imports]
     groups = groups if variant.grouped else None
     dim = problem.dim if lane is not None else 0
     what = f"{problem.name if lane is not None else 'any problem'}/{opt.name}"
     options = [name for name in ("scheduled", "refill", "gtol", "summary", "grouped",
                                  "resume") if getattr(variant, name)]
+    if variant.real != "float64":
+        options.append(variant.real)
     if options:   # a compile note per kernel, not one per problem and optimiser
         what += f" ({', '.join(options)})"
-    parts = [_header(what)]
+    parts = [_header(what, variant.real)]
     parts += variant.header(dim, lane is not None, opt) + ["", ""]
     if lane is not None:
-        parts += list(problem.imports) + [""]
+        parts += imports + [""]
     parts += [update_block_source(opt), "",
-              lane_step_source(opt, dim, lane, groups), "",
+              lane_step_source(opt, dim, lane, groups, variant.real == "float32"), "",
               _template_kernel()]
     parts += [f"{name} = jit(inline='always')({name})" for name in _INLINED]
     parts += [f"{name} = jit()({name})" for name in _COMPILED]
@@ -516,16 +603,22 @@ def descend_kernel(variant, problem=None, groups=None):
 
 
 @functools.lru_cache(maxsize=None)
-def problem_functions(problem):
+def problem_functions(problem, real="float64"):
     """The batched ``(fun, grad)`` of a `ProblemSource`, compiled with the
-    kernels' signatures in a module of their own (cached on disk)."""
+    kernels' signatures in a module of their own (cached on disk); ``real``:
+    in float32, with the float32 signatures and literals."""
+    text = problem.text()
+    what = f"{problem.name} functions"
+    if real != "float64":
+        text, what = typed_literals(text), f"{what} ({real})"
     source = "\n".join([
-        _header(f"{problem.name} functions"),
-        problem.text(),
+        _header(what, None if real == "float64" else real),
+        text,
         "f = jit(FUN_SIG, cache=True)(f)",
         "grad = jit(GRAD_SIG, cache=True)(grad)",
         ""])
-    module = _load_module(f"{problem.name}", source)
+    module = _load_module(problem.name if real == "float64" else f"{problem.name} ({real})",
+                          source)
     return module.f, module.grad
 
 

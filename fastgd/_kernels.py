@@ -13,7 +13,7 @@ import math
 import numpy as np
 from numba import types
 
-from ._config import FUN_TYPE, GRAD_TYPE, LANES, jit
+from ._config import FUN_TYPE, FUN_TYPE_F32, GRAD_TYPE, GRAD_TYPE_F32, LANES, jit
 
 __all__ = ["LANES"]
 
@@ -45,25 +45,36 @@ _f8_2d = types.float64[:, ::1]
 _f8_3d = types.float64[:, :, ::1]
 _i8_1d = types.int64[::1]
 
-DESCEND_SIG = types.void(
-    GRAD_TYPE, FUN_TYPE,
-    _f8_2d,                                   # x0 (runs, dim)
-    _f8_2d, _i8_1d,                           # lr[group, run], group of each coordinate
-    _f8_2d, _f8_2d,                           # hyper[p, run], schedule[p, run]
-    types.int64,                              # epochs
-    types.float64, types.float64, types.float64, types.float64,  # xtol ftol gtol bound
-    _f8_2d, types.int64, types.boolean,       # data, batch_size, shuffle
-    types.uint64, types.int64,                # seed, run_offset
-    _i8_1d, _f8_3d, _f8_2d,                   # record: runs, points, values
-    _f8_1d, _f8_2d, types.int64, types.float64,  # summaries: targets, out, tail, cap
-    types.Tuple((_i8_1d, _f8_3d, _f8_2d, _f8_2d)),  # resume: start epoch, S, Q, lr_now
-    _f8_2d, _f8_1d, _i8_1d, types.int8[::1],  # out: x, fun, nit, status
-    types.Tuple((_f8_3d, _f8_2d, _f8_2d)),    # saved state: S, Q, lr_now
-    types.int64, types.int64, types.int64,    # span, first and end task
-)
+
+def _descend_signature(real, grad_type, fun_type):
+    """The descent kernel's signature for points, data, outputs and state in
+    ``real`` (float64, or float32 for ``dtype=np.float32``); the per-run
+    inputs (start points, rates, hyper-parameters, schedules) stay float64 and
+    are rounded as the kernel loads them."""
+    r_1d, r_2d, r_3d = real[::1], real[:, ::1], real[:, :, ::1]
+    return types.void(
+        grad_type, fun_type,
+        _f8_2d,                                    # x0 (runs, dim)
+        _f8_2d, _i8_1d,                            # lr[group, run], group of each coordinate
+        _f8_2d, _f8_2d,                             # hyper[p, run], schedule[p, run]
+        types.int64,                              # epochs
+        real, real, real, real,                   # xtol ftol gtol bound
+        r_2d, types.int64, types.boolean,         # data, batch_size, shuffle
+        types.uint64, types.int64,                # seed, run_offset
+        _i8_1d, r_3d, r_2d,                       # record: runs, points, values
+        _f8_1d, _f8_2d, types.int64, types.float64,  # summaries: targets, out, tail, cap
+        types.Tuple((_i8_1d, r_3d, r_2d, r_2d)),  # resume: start epoch, S, Q, lr_now
+        r_2d, r_1d, _i8_1d, types.int8[::1],      # out: x, fun, nit, status
+        types.Tuple((r_3d, r_2d, r_2d)),          # saved state: S, Q, lr_now
+        types.int64, types.int64, types.int64,    # span, first and end task
+    )
 
 
-def task_span(n_runs, refill):
+DESCEND_SIG = _descend_signature(types.float64, GRAD_TYPE, FUN_TYPE)
+DESCEND_SIG_F32 = _descend_signature(types.float32, GRAD_TYPE_F32, FUN_TYPE_F32)
+
+
+def task_span(n_runs, refill, lanes=LANES):
     """Runs per task of the descent kernel.
 
     With a tolerance, runs stop at different epochs.  Each task then streams
@@ -72,11 +83,12 @@ def task_span(n_runs, refill):
     slowest run of the block is done: up to 16 blocks' worth, keeping at least
     ~64 tasks for the threads to share.  Without one, every lane of a block
     runs in step and a task is one block.  Which run goes to which lane never
-    changes a result.
+    changes a result.  ``lanes``: the kernel's lanes per block (`LANES`, or
+    `fastgd._config.LANES_F32` for float32).
     """
     if not refill:
-        return LANES
-    return LANES * max(1, min(16, n_runs // (LANES * 64)))
+        return lanes
+    return lanes * max(1, min(16, n_runs // (lanes * 64)))
 
 
 @jit(inline="always", cache=False)
@@ -122,7 +134,7 @@ def schedule_rate(kind, schedule, run, epoch, lr0, lr_now):
 @jit(inline="always", cache=False)
 def block_of(points, start, w):
     """Runs ``start .. start + w`` of ``points`` (runs, dim) as a (dim, w) block."""
-    X = np.empty((points.shape[1], w))
+    X = np.empty((points.shape[1], w), points.dtype)
     for c in range(w):
         for d in range(points.shape[1]):
             X[d, c] = points[start + c, d]

@@ -40,6 +40,9 @@ what the stubs in the prelude stand for in one call:
 ``N_STATE``, ``N_LANE``
     The optimiser's state per coordinate (velocity, moments) and per lane
     (running products such as Adam's beta1**t, which start at one).
+``REAL``
+    The kernel's floating-point type, ``np.float64`` or ``np.float32``
+    (`fastgd.minimize`'s ``dtype``): the dtype of the block's arrays.
 ``_update_block``, ``_lane_step``
     Generated from the optimiser's spec (`fastgd.optimizers`) and, for
     ``_lane_step``, the problem's source.
@@ -85,6 +88,7 @@ RESUME = False
 SEGMENTS = False
 N_STATE = 0
 N_LANE = 0
+REAL = np.float64
 
 
 def _update_block(X, G, S, Q, H, rate, groups):
@@ -339,18 +343,18 @@ def _rates(first, w, lr, schedule, lr_now, rate, alive, countdown, lane_run, lan
 
 def _block(dim, w, n_hyper, n_groups, n_data, batch_size, shuffle):
     """The arrays of a block of ``w`` lanes (see `_task` for what each holds)."""
-    X = np.empty((dim, w))
-    G = np.empty((dim, w))
-    S = np.empty((N_STATE, dim, w))    # optimiser state per coordinate
-    Q = np.empty((N_LANE, w))          # optimiser state per lane
-    H = np.empty((n_hyper, w))         # the lanes' optimiser hyper-parameters
-    X_prev = np.empty((dim, w))
-    step = np.empty(w)
-    F = np.empty(w)
-    F_prev = np.empty(w)
-    lr_now = np.empty((n_groups, w))   # per parameter group and lane
-    rate = np.empty((n_groups, w))
-    alive = np.empty(w)                # 1.0 while a lane runs, 0.0 once finished
+    X = np.empty((dim, w), REAL)
+    G = np.empty((dim, w), REAL)
+    S = np.empty((N_STATE, dim, w), REAL)    # optimiser state per coordinate
+    Q = np.empty((N_LANE, w), REAL)          # optimiser state per lane
+    H = np.empty((n_hyper, w), REAL)         # the lanes' optimiser hyper-parameters
+    X_prev = np.empty((dim, w), REAL)
+    step = np.empty(w, REAL)
+    F = np.empty(w, REAL)
+    F_prev = np.empty(w, REAL)
+    lr_now = np.empty((n_groups, w), REAL)   # per parameter group and lane
+    rate = np.empty((n_groups, w), REAL)
+    alive = np.empty(w, REAL)               # 1.0 while a lane runs, 0.0 once finished
     fresh = np.empty(w, np.bool_)      # loaded, epoch 0 not yet evaluated
     lane_run = np.empty(w, np.int64)   # the lane's run, -1 while frozen
     lane_epoch = np.empty(w, np.int64)
@@ -360,9 +364,9 @@ def _block(dim, w, n_hyper, n_groups, n_data, batch_size, shuffle):
     fail = np.empty(w, np.int8)        # set by a user's function that raised
     codes = np.empty(w, np.int64)      # status of the lanes to finish, -1 none
     # The checkpoint of a segment (see `_task`).
-    X_ckpt = np.empty((dim, w) if SEGMENTS else (0, 0))
-    S_ckpt = np.empty((N_STATE, dim, w) if SEGMENTS else (0, 0, 0))
-    Q_ckpt = np.empty((N_LANE, w) if SEGMENTS else (0, 0))
+    X_ckpt = np.empty((dim, w) if SEGMENTS else (0, 0), REAL)
+    S_ckpt = np.empty((N_STATE, dim, w) if SEGMENTS else (0, 0, 0), REAL)
+    Q_ckpt = np.empty((N_LANE, w) if SEGMENTS else (0, 0), REAL)
     # Data rows: all of them, each lane's order (one order for all when they
     # are not shuffled), and the rows of the current mini-batch.
     all_rows = np.empty((1, n_data), np.int64)

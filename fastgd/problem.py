@@ -247,9 +247,11 @@ class Problem:
         row.flags.writeable = False
         return row
 
-    def _kernel_functions(self):
+    def _kernel_functions(self, real="float64"):
         # The adapters are compiled on first use, once per process for the same
         # functions: a problem rebuilt from them in a loop compiles nothing new.
+        if real != "float64":   # generated problems only (fastgd._api checks)
+            return _codegen.problem_functions(self._source, real)
         if self._adapted is None and self._source is not None:
             self._adapted = _codegen.problem_functions(self._source)
         if self._adapted is None:
