@@ -207,7 +207,8 @@ _X_MIN_32 = _F(-104.0)             # and rounds to 0 below -103.97
 _ONE_32 = _F(1.0)
 # e**r = 1 + r + r**2 * q(r) on |r| <= 0.35 (ln2/2 and the rounding of x * log2(e)),
 # q of degree 4: Chebyshev interpolation of the series (e**r - 1 - r) / r**2, its
-# coefficients rounded to float32.  Its error is below 0.19 ulp of the result.
+# coefficients rounded to float32.  Its error is below 0.19 ulp of the result;
+# the rest of the 0.87 ulp measured comes from r's own rounding and the last one.
 _E2 = _F(0.5)
 _E3 = _F(0.16666573286056519)
 _E4 = _F(0.04166654869914055)
@@ -232,17 +233,29 @@ def exp32(x):
     Returns
     -------
     float32
-        ``e**x`` within 1 ulp of the exact value (0.52 ulp measured over
-        every float32 in [-104, 89], subnormal results included; see the
-        tests); inf for ``x > 88.73``, 0 for ``x < -103.98``, NaN for NaN.
+        ``e**x`` within 1 ulp of the exact value (0.87 ulp measured over
+        every float32 in [-104, 89], subnormal results included, 99.7 %
+        correctly rounded); inf for ``x > 88.73``, 0 for ``x < -103.98``, NaN
+        for NaN.
 
     Examples
     --------
     >>> import numpy as np
-    >>> float(exp32(np.float32(1.0))), float(exp32(np.float32(100.0)))
-    (2.7182817459106445, inf)
-    >>> exp32(np.float32(-200.0)).dtype
-    dtype('float32')
+    >>> bool(exp32(np.float32(1.0)) == np.float32(np.e)), exp32(np.float32(100.0))
+    (True, inf)
+
+    In a lane loop over float32 arrays, the result stays float32:
+
+    >>> import numba
+    >>> @numba.njit
+    ... def exp_lanes(x, out):
+    ...     for i in range(x.size):
+    ...         out[i] = exp32(x[i])
+    >>> x = np.linspace(-5.0, 5.0, 101, dtype=np.float32)
+    >>> out = np.empty_like(x)
+    >>> exp_lanes(x, out)
+    >>> bool(np.allclose(out, np.exp(x.astype(np.float64)), rtol=1.2e-7, atol=0.0))
+    True
     """
     x = _F(x)
     x = _X_MAX_32 if x > _X_MAX_32 else x
