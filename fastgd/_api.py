@@ -14,7 +14,17 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from . import __version__, _codegen, _execute, _identity, _kernels, _memory, _probe, _threads
+from . import (
+    __version__,
+    _codegen,
+    _config,
+    _execute,
+    _identity,
+    _kernels,
+    _memory,
+    _probe,
+    _threads,
+)
 from . import _validate as check
 from .optimizers import _RANGES as _HYPER_RANGES
 from .optimizers import HYPER_PARAMETERS, SPECS
@@ -151,6 +161,11 @@ def _record_runs(record, shape, size):
     return np.unique(arr)
 
 
+def _kernel_ready(a):
+    """Can the kernels take a view of ``a`` as it is?"""
+    return a.dtype == np.float64 and a.flags.c_contiguous and a.flags.writeable
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class _Task:
     """The kernel call for runs ``[start, stop)`` of a batch: picklable, so that
@@ -170,16 +185,31 @@ class _Task:
     real: str = "float64"   # the kernel's floating-point type (dtype=)
 
     def _flat(self, a, start, stop):
-        # .flat slicing copies just the chunk out of a broadcast view, C-contiguous
-        # and writeable as the kernel's signature requires.
-        return np.ascontiguousarray(np.broadcast_to(a, self.shape).flat[start:stop],
-                                    dtype=np.float64)
+        """Runs ``start .. stop`` of a per-run input (broadcast to the batch
+        shape) as the kernel's signature wants it: float64, C-contiguous and
+        writeable (the kernel only reads it).  A view when ``a`` is one
+        already, else a copy of the rows of the batch the range touches (or,
+        when a row is long beside the range, of just the range)."""
+        a = np.asarray(a)
+        if a.shape == self.shape and _kernel_ready(a):
+            return a.reshape(-1)[start:stop]
+        full = np.broadcast_to(a, self.shape)
+        row = math.prod(self.shape[1:])
+        if full.ndim == 0 or row > max(stop - start, 4096):
+            return np.array(full.flat[start:stop], dtype=np.float64)
+        first, last = start // row, -(-stop // row)
+        # A copy always: a broadcast view of one element counts as contiguous.
+        rows = np.array(full[first:last], dtype=np.float64, order="C").reshape(-1)
+        return rows[start - first * row:stop - first * row]
 
     def __call__(self, start, stop):
         n, dim = stop - start, self.problem.dim
-        starts = np.empty((n, dim))
-        for d in range(dim):
-            starts[:, d] = self._flat(self.x0[..., d], start, stop)
+        if self.x0.shape == self.shape + (dim,) and _kernel_ready(self.x0):
+            starts = self.x0.reshape(-1, dim)[start:stop]
+        else:
+            starts = np.empty((n, dim))
+            for d in range(dim):
+                starts[:, d] = self._flat(self.x0[..., d], start, stop)
         hyper = np.zeros((len(self.optimizer_params), n))
         for p, name in enumerate(self.optimizer_params):
             hyper[p] = self._flat(self.hp[name], start, stop)
@@ -220,7 +250,10 @@ class _Task:
             if summary:
                 summ[:] = part["summary"].T
             _resumed_paths(self.resume["paths"], self.record[lo:hi], out)
-        kfun, kgrad = self.problem._kernel_functions(self.real)
+        sigs = ((_config.FUN_SIG, _config.GRAD_SIG) if self.real == "float64" else
+                (_config.FUN_SIG_F32, _config.GRAD_SIG_F32))
+        kfun, kgrad = (_config.function_pointer(fn, sig) for fn, sig in zip(
+            self.problem._kernel_functions(self.real), sigs))
         data = self.problem._data
         if self.real != "float64":
             data = np.ascontiguousarray(data, dtype=real)
@@ -239,7 +272,8 @@ class _Task:
             groups = self.problem._group_index()
         else:
             names, groups = ["lr"], np.zeros(dim, np.int64)
-        lr = np.stack([self._flat(self.hp[name], start, stop) for name in names])
+        lr = (self._flat(self.hp[names[0]], start, stop)[None] if len(names) == 1 else
+              np.stack([self._flat(self.hp[name], start, stop) for name in names]))
         # Lanes that do not run in step take new runs as theirs end (the kernel's REFILL).
         refill = stops_early or resuming
         span = _kernels.task_span(n, refill, _codegen.LANES_OF[self.real])
@@ -267,6 +301,11 @@ class _Task:
                          "state_lr") + (("summary",) if summary else ()):
                 out[name][ended] = part[name][ended]
         return out
+
+    @property
+    def records(self):
+        """Does this batch keep trajectories (`fastgd._execute.run_in_pieces`)?"""
+        return self.record.size > 0
 
     @property
     def pace_key(self):
@@ -439,9 +478,10 @@ def _run(problem, x0, *, lr, epochs, optimizer="gd", momentum=None, beta1=None,
 
     def allocate(name):
         total, tail, dtype = spec[name]
-        # Unrecorded epochs (a run that stopped early) stay NaN.
-        fill = np.nan if name.startswith("rec_") else 0
-        outputs[name] = np.full((total,) + tail, fill, dtype)
+        if name.startswith("rec_"):   # unrecorded epochs (a run stopped early) stay NaN
+            outputs[name] = np.full((total,) + tail, np.nan, dtype)
+        else:   # every run's place is written by the chunk that holds it
+            outputs[name] = np.empty((total,) + tail, dtype)
 
     def collect(start, stop, chunk):
         for name, (a, b) in places(start, stop):
@@ -803,9 +843,13 @@ def _suggests_names(func):
         return {n for n, p in inspect.signature(f).parameters.items()
                 if p.kind is not p.VAR_KEYWORD}
 
+    known = set()   # filled on the first call: `minimize` is not defined yet here
+
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
-        known = names(func) | (names(minimize) if func.__name__ == "sweep" else set())
+        if not known:
+            known.update(names(func) | (names(minimize) if func.__name__ == "sweep"
+                                        else set()))
         for name in kwargs:
             if name not in known:
                 raise TypeError(_unknown_argument(func.__name__, name, known))

@@ -42,6 +42,7 @@ FIRST_PIECE = 256
 #: runs that all stopped early) cannot make the next one take minutes.
 _PIECE_QUANTUM = 64
 _MAX_GROWTH = 8
+_UNRECORDED_PIECE = 1 << 17
 
 
 def chunk_bounds(size, chunk_size):
@@ -139,10 +140,11 @@ class Pacer:
         if first is None:
             first = FIRST_PIECE
             if key is not None and key in _RUNS_PER_SECOND:
-                # At most the size growth would reach after two pieces: an
+                # At most the size growth would reach after three pieces: an
                 # earlier call's runs may have been far cheaper (most diverged
-                # at once) than these.
-                first = max(first, min(FIRST_PIECE * _MAX_GROWTH ** 2, self._quantised(
+                # at once) than these.  (Up to 131,072 runs: a call of that
+                # many cheap runs is one kernel call, not four.)
+                first = max(first, min(FIRST_PIECE * _MAX_GROWTH ** 3, self._quantised(
                     _RUNS_PER_SECOND[key] * self.seconds)))
         self.size = first
 
@@ -167,11 +169,16 @@ def run_in_pieces(task, start, stop, pacer, on_piece):
 
     Runs are independent and each is keyed by its global index, so the pieces
     together are the one call's output, bit for bit.  A piece is at most an
-    eighth of the range (unless the first covers it all), so that the outputs
-    of one piece, trajectories included, stay small beside the result.
+    eighth of the range (unless the first covers it all, or it records no
+    trajectory and has fewer than `_UNRECORDED_PIECE` runs), so that the
+    outputs of one piece, trajectories included, stay small beside the result.
     """
     at = start
     most = max(_PIECE_QUANTUM, (stop - start) // 8)
+    if not getattr(task, "records", True):
+        # Without trajectories a run's outputs are tens of bytes: pieces as
+        # large as the pace allows, fewer hand-offs to the threads.
+        most = max(most, _UNRECORDED_PIECE)
     while at < stop:
         end = min(stop, at + (pacer.size if at == start else min(pacer.size, most)))
         began = time.perf_counter()

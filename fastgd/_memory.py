@@ -79,10 +79,16 @@ def _parse(text):
     return int(number * _SUFFIX[unit])
 
 
+#: Needs up to this many bytes pass without a look at the system's memory.
+_SMALL = 16 << 20
+
+
 def check(parts):
     """Raise `MemoryBudgetError` if the parts, ``[(bytes, what), ...]``, add up
     to more than is available; the message lists the largest parts."""
     needed = sum(n for n, _ in parts)
+    if needed <= _SMALL and ENV not in os.environ:
+        return needed   # not worth reading the system's figures on every small call
     free, source = available()
     if free is None or needed <= free:
         return needed

@@ -165,3 +165,27 @@ def test_lanes_refilled_after_early_exit_give_the_same_runs(options):
     blockwise = fg.sweep(fg.problems.quartic, chunk_size=64, **kw)
     assert_same(streamed, blockwise)
     assert 0 < streamed.counts()["converged"] < streamed.size
+
+
+def test_a_chunks_inputs_are_the_batchs_runs_in_order():
+    # _Task._flat cuts runs start..stop out of an input broadcast to the batch
+    # shape: a view of a ready array, a copy of the rows it touches, or of the
+    # range; always float64, C-contiguous and writeable, as the kernel takes it.
+    from fastgd._api import _Task
+    rng = np.random.default_rng(0)
+    cases = [((7, 5), rng.normal(size=(7, 5))),            # ready: a view
+             ((7, 5), rng.normal(size=(7, 1))),            # rows copied
+             ((7, 5), rng.normal(size=5)),
+             ((7, 5), np.float64(2.5)),                    # a scalar
+             ((3, 5000), rng.normal(size=(3, 1))),         # long rows: the range
+             ((40,), np.broadcast_to(1.5, (40,))),         # read-only
+             ((6, 4, 3), rng.normal(size=(6, 1, 3)).astype(np.float32))]
+    for shape, a in cases:
+        task = _Task.__new__(_Task)
+        object.__setattr__(task, "shape", shape)
+        whole = np.broadcast_to(a, shape).astype(np.float64).reshape(-1)
+        for start, stop in [(0, whole.size), (0, 1), (3, 4), (2, whole.size - 1),
+                            (whole.size - 1, whole.size)]:
+            got = task._flat(a, start, stop)
+            assert got.dtype == np.float64 and got.flags.c_contiguous and got.flags.writeable
+            np.testing.assert_array_equal(got, whole[start:stop])
