@@ -443,7 +443,8 @@ def lane_step_source(opt, dim, lane, groups=None, count32=False):
     rule) and returns how many lanes left the bound (or became NaN);
     ``_lanes_step_f``, the same and f at the new points into ``F``;
     ``_segment(X, S, Q, H, rate, F, w, seg, bound)``, ``seg`` updates of every
-    lane, and how many lane-updates left the bound.
+    lane, and how many lane-updates left the bound; ``_lanes_value(X, F, w)``,
+    f at the lanes' points into ``F``.
 
     The lane loop is written out inside each function, not a call per lane:
     Numba's inlining of a call that takes arrays counts references to them at
@@ -460,7 +461,8 @@ def lane_step_source(opt, dim, lane, groups=None, count32=False):
     if lane is None:
         return "\n".join([_function("_lanes_step", args + "_o_bound", ["return 0"]),
                           _function("_lanes_step_f", args + "_o_bound", ["return 0"]),
-                          _function("_segment", args + "_o_seg, _o_bound", ["return 0"])])
+                          _function("_segment", args + "_o_seg, _o_bound", ["return 0"]),
+                          _function("_lanes_value", "X, F, _o_w", ["return"])])
     grad_lines, value_lines = lane
     group_of = [0] * dim if groups is None else [g for g, (_, n) in enumerate(groups)
                                                  for _ in range(n)]
@@ -503,7 +505,8 @@ def lane_step_source(opt, dim, lane, groups=None, count32=False):
         _function("_lanes_step_f", args + "_o_bound",
                   start + lanes(body + list(value_lines), 0) + done),
         _function("_segment", args + "_o_seg, _o_bound",
-                  start + ["for _o_epoch in range(_o_seg):"] + lanes(body, 1) + done, "never")])
+                  start + ["for _o_epoch in range(_o_seg):"] + lanes(body, 1) + done, "never"),
+        _function("_lanes_value", "X, F, _o_w", lanes(list(value_lines), 0))])
 
 
 def _function(name, args, body, inline="always"):
@@ -522,9 +525,9 @@ def _template_kernel():
 # once, never in a loop over lanes: each call, inlined by Numba or not, costs
 # an atomic reference count per array it takes, more than the work for a lane.
 _INLINED = ()
-_COMPILED = ("_block", "_clear", "_load_lanes", "_finish_lanes", "_copy_lanes", "_check_gtol", "_fail_lanes",
+_COMPILED = ("_block", "_load_lanes", "_finish_lanes", "_copy_lanes", "_check_gtol", "_fail_lanes",
              "_any", "_start_summary",
-             "_add_ratio", "_summarise", "_rates", "_task")
+             "_add_ratio", "_summarise", "_rates", "_tasks")
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from ._config import FUN_TYPE, FUN_TYPE_F32, GRAD_TYPE, GRAD_TYPE_F32, LANES, ji
 __all__ = ["LANES"]
 
 #: Epochs a block of lanes in step runs between two looks at its state, when
-#: divergence is all there is to look for (see the template's ``_task``): at
+#: divergence is all there is to look for (see the template's ``_tasks``): at
 #: first, and after an event; each clean segment doubles the next, up to
 #: MAX_SEGMENT.
 SEGMENT = 16

@@ -36,7 +36,7 @@ what the stubs in the prelude stand for in one call:
     Lanes in step whose only screen is divergence (a fused problem, no
     tolerance or summaries; and, decided per call, no record): epochs run in
     segments without the
-    per-epoch bookkeeping (see `_task`).
+    per-epoch bookkeeping (see `_tasks`).
 ``N_STATE``, ``N_LANE``
     The optimiser's state per coordinate (velocity, moments) and per lane
     (running products such as Adam's beta1**t, which start at one).
@@ -104,6 +104,10 @@ def _lanes_step(X, S, Q, H, rate, F, w, bound):
 def _lanes_step_f(X, S, Q, H, rate, F, w, bound):
     """As `_lanes_step`, and f at the new points into ``F`` (generated)."""
     return 0
+
+
+def _lanes_value(X, F, w):
+    """f at the points of lanes ``0 .. w`` into ``F`` (generated)."""
 
 
 def _segment(X, S, Q, H, rate, F, w, seg, bound):
@@ -342,7 +346,7 @@ def _rates(first, w, lr, schedule, lr_now, rate, alive, countdown, lane_run, lan
 
 
 def _block(dim, w, n_hyper, n_groups, n_data, batch_size, shuffle):
-    """The arrays of a block of ``w`` lanes (see `_task` for what each holds)."""
+    """The arrays of a block of ``w`` lanes (see `_tasks` for what each holds)."""
     X = np.empty((dim, w), REAL)
     G = np.empty((dim, w), REAL)
     S = np.empty((N_STATE, dim, w), REAL)    # optimiser state per coordinate
@@ -363,7 +367,7 @@ def _block(dim, w, n_hyper, n_groups, n_data, batch_size, shuffle):
     countdown = np.empty(w)
     fail = np.empty(w, np.int8)        # set by a user's function that raised
     codes = np.empty(w, np.int64)      # status of the lanes to finish, -1 none
-    # The checkpoint of a segment (see `_task`).
+    # The checkpoint of a segment (see `_tasks`).
     X_ckpt = np.empty((dim, w) if SEGMENTS else (0, 0), REAL)
     S_ckpt = np.empty((N_STATE, dim, w) if SEGMENTS else (0, 0, 0), REAL)
     Q_ckpt = np.empty((N_LANE, w) if SEGMENTS else (0, 0), REAL)
@@ -390,27 +394,6 @@ def _block(dim, w, n_hyper, n_groups, n_data, batch_size, shuffle):
             all_rows, order, rows_full, rows_last)
 
 
-def _clear(block):
-    """A block's arrays as a task starts: every lane empty, no state.  (The
-    others are written before they are read; an order of rows is drawn from
-    scratch each epoch, or never changes.)"""
-    S, Q, F, alive, fresh, lane_run, lane_epoch, slot, retired, countdown, fail, codes = (
-        block[2], block[3], block[7], block[11], block[12], block[13], block[14],
-        block[15], block[16], block[17], block[18], block[19])
-    S.fill(0.0)
-    Q.fill(1.0)
-    F.fill(np.nan)
-    alive.fill(0.0)
-    fresh.fill(False)
-    lane_run.fill(-1)
-    lane_epoch.fill(0)
-    slot.fill(-1)
-    retired.fill(False)
-    countdown.fill(0.0)
-    fail.fill(0)
-    codes.fill(-1)
-
-
 def descend(grad, fun, x0, lr, groups, hyper, schedule, epochs, xtol, ftol, gtol, bound,
             data, batch_size, shuffle, seed, run_offset, rec_runs, rec_x, rec_f,
             targets, summ, tail, cap, resume, x_out, f_out, nit, status, saved, span,
@@ -425,46 +408,30 @@ def descend(grad, fun, x0, lr, groups, hyper, schedule, epochs, xtol, ftol, gtol
     ``resume``: (start epoch, S, Q, lr_now) per run to continue from (read
     when ``RESUME``); ``saved``: (S, Q, lr_now) per run as each run ends.
     """
+    _tasks(task_lo, task_hi, span, grad, fun, x0, lr, groups, hyper, schedule, epochs, xtol,
+           ftol, gtol, bound, data, batch_size, shuffle, seed, run_offset, rec_runs, rec_x,
+           rec_f, targets, summ, tail, cap, resume, x_out, f_out, nit, status, saved)
+
+
+def _tasks(task_lo, task_hi, span, grad, fun, x0, lr, groups, hyper, schedule, epochs, xtol,
+           ftol, gtol, bound, data, batch_size, shuffle, seed, run_offset, rec_runs, rec_x,
+           rec_f, targets, summ, tail, cap, resume, x_out, f_out, nit, status, saved):
+    """Tasks ``task_lo .. task_hi``, each runs ``task * span`` up to the next
+    task's first run through one block of lanes.
+
+    The block's arrays are made once for all the tasks of full width: made
+    (or even unpacked from a tuple) per task of 64 runs, they would cost more
+    than a few epochs of a cheap problem.  Every ``if`` on an upper-case name
+    is decided when the module is generated; Numba prunes the other branch
+    before compiling, which keeps each kernel small and quick to compile.
+    """
     n_runs = x0.shape[0]
     dim = DIM if DIM > 0 else x0.shape[1]
-    # One block's arrays for all the tasks of full width: allocating them per
-    # task of 64 runs would cost more than a few epochs of a cheap problem.
-    block = _block(dim, LANES, hyper.shape[0], lr.shape[0], data.shape[1], batch_size,
-                   shuffle)
-    for task in range(task_lo, task_hi):
-        _task(task * span, min(n_runs, task * span + span), grad, fun, x0, lr, groups,
-              hyper, schedule, epochs, xtol, ftol, gtol, bound, data, batch_size, shuffle,
-              seed, run_offset, rec_runs, rec_x, rec_f, targets, summ, tail, cap, resume,
-              x_out, f_out, nit, status, saved, block)
-
-
-def _task(first, end, grad, fun, x0, lr, groups, hyper, schedule, epochs, xtol, ftol, gtol,
-          bound, data, batch_size, shuffle, seed, run_offset, rec_runs, rec_x, rec_f,
-          targets, summ, tail, cap, resume, x_out, f_out, nit, status, saved, block):
-    """Runs ``first .. end`` through one block of lanes (``block``'s arrays,
-    or arrays of its own when it has fewer runs than lanes).
-
-    Every ``if`` on an upper-case name is decided when the module is
-    generated; Numba prunes the other branch before compiling, which keeps
-    each kernel small and quick to compile.
-    """
-    dim = DIM if DIM > 0 else x0.shape[1]
-    w = min(LANES, end - first)   # lanes in use; fewer once most runs have ended
-    block_w = w
     # Recording is decided per call, not per kernel: the walk over the recorded
     # lanes costs nothing when there are none, and one kernel serves both.
     recording = rec_runs.shape[0] > 0
     want_f = ftol > 0.0 or recording or SUMMARY
-    if w < LANES:
-        block = _block(dim, w, hyper.shape[0], lr.shape[0], data.shape[1], batch_size,
-                       shuffle)
-    (X, G, S, Q, H, X_prev, step, F, F_prev, lr_now, rate, alive, fresh, lane_run,
-     lane_epoch, slot, retired, countdown, fail, codes, X_ckpt, S_ckpt, Q_ckpt, all_rows,
-     order, rows_full, rows_last) = block
-    _clear(block)
-    lanes = (X, S, Q, lr_now, rate, alive, lane_run, lane_epoch)
     outs = (x_out, nit, status) + saved
-
     n_data = data.shape[1]
     # Analytic problems have no data: one update per epoch.
     n_batches = 1
@@ -474,292 +441,333 @@ def _task(first, end, grad, fun, x0, lr, groups, hyper, schedule, epochs, xtol, 
         n_batches = (n_data + batch_size - 1) // batch_size
         minibatch = n_batches > 1
         per_lane_rows = minibatch and shuffle
+    (X, G, S, Q, H, X_prev, step, F, F_prev, lr_now, rate, alive, fresh, lane_run,
+     lane_epoch, slot, retired, countdown, fail, codes, X_ckpt, S_ckpt, Q_ckpt, all_rows,
+     order, rows_full, rows_last) = _block(dim, LANES, hyper.shape[0], lr.shape[0], n_data,
+                                           batch_size, shuffle)
 
-    next_run = _load_lanes(w, first, end, X, S, Q, H, lr_now, rate, alive, fresh,
-                           lane_run, lane_epoch, slot, countdown, retired, x0, lr, hyper,
-                           schedule, rec_runs, resume)
-    if retired[0]:
-        return   # resuming, and no run of this task is to be continued
-    n_active = w
-    for c in range(w):
-        if retired[c]:
-            # Resuming, fewer runs to continue than lanes: the lane stays
-            # frozen at a run's (finite) start point.
-            n_active -= 1
-            for d in range(dim):
-                X[d, c] = X[d, 0]
-            for p in range(hyper.shape[0]):
-                H[p, c] = H[p, 0]
-            for g in range(lr.shape[0]):
-                lr_now[g, c] = 0.0
-                rate[g, c] = 0.0
-    any_fresh = True
-    # Lanes in step (no tolerance) share one epoch count; each lane's own is
-    # kept only where something reads it every epoch, and set from the shared
-    # one when a lane finishes.  64 integer additions per epoch would cost a
-    # fifth of a fused update.
-    epoch = 0
-    pending = 0  # runs finished before the epoch's screen (a start value that failed)
+    for task in range(task_lo, task_hi):
+        first = task * span
+        end = min(n_runs, first + span)
+        w = min(LANES, end - first)   # lanes in use; fewer once most runs have ended
+        block_w = w
+        if w < LANES:   # the last task of a call: a narrower block
+            (X, G, S, Q, H, X_prev, step, F, F_prev, lr_now, rate, alive, fresh, lane_run,
+             lane_epoch, slot, retired, countdown, fail, codes, X_ckpt, S_ckpt, Q_ckpt,
+             all_rows, order, rows_full, rows_last) = _block(
+                dim, w, hyper.shape[0], lr.shape[0], n_data, batch_size, shuffle)
+        # Every lane empty, no state.  (The other arrays are written before
+        # they are read; an order of rows is drawn from scratch each epoch, or
+        # never changes.)
+        S.fill(0.0)
+        Q.fill(1.0)
+        for c in range(w):
+            F[c] = np.nan
+            alive[c] = 0.0
+            fresh[c] = False
+            lane_run[c] = -1
+            lane_epoch[c] = 0
+            slot[c] = -1
+            retired[c] = False
+            countdown[c] = 0.0
+            fail[c] = 0
+            codes[c] = -1
+        lanes = (X, S, Q, lr_now, rate, alive, lane_run, lane_epoch)
 
-    # Step decay without warm-up, the tutorial's schedule, has its own fast
-    # paths in _rates; with a warm-up it takes the general one.
-    step_fast = STEP
-    shared_every = 0
-    if STEP:
-        for run in range(first, end):
-            step_fast = step_fast and schedule[0, run] == 0.0
-        if not REFILL:
-            shared_every = np.int64(schedule[1, first])
-            for c in range(w):
-                if schedule[1, first + c] != schedule[1, first]:
-                    shared_every = 0
-    # Lanes in step sharing step decay's period: one countdown for the block,
-    # no division and no call in the epochs between two decays.
-    due_in = shared_every
-    every_lane = REFILL or recording or DATA or SUMMARY or (SCHEDULED and not step_fast)
-    # Segments: divergence is the only event possible before the budget's last
-    # epoch, so a block can run segments of epochs without the per-epoch
-    # bookkeeping, from a checkpoint of its state; if a lane left the bound in
-    # them, the block goes back to the checkpoint and takes those epochs one at
-    # a time (the same arithmetic, so the same bits), which finds the epoch.
-    segments = SEGMENTS and not recording and (
-        not SCHEDULED or (step_fast and shared_every > 0))
-    careful = 0   # epochs to take one at a time after a segment saw an event
-    seg_len = SEGMENT
+        next_run = _load_lanes(w, first, end, X, S, Q, H, lr_now, rate, alive, fresh,
+                               lane_run, lane_epoch, slot, countdown, retired, x0, lr, hyper,
+                               schedule, rec_runs, resume)
+        if retired[0]:
+            continue   # resuming, and no run of this task is to be continued
+        n_active = w
+        for c in range(w):
+            if retired[c]:
+                # Resuming, fewer runs to continue than lanes: the lane stays
+                # frozen at a run's (finite) start point.
+                n_active -= 1
+                for d in range(dim):
+                    X[d, c] = X[d, 0]
+                for p in range(hyper.shape[0]):
+                    H[p, c] = H[p, 0]
+                for g in range(lr.shape[0]):
+                    lr_now[g, c] = 0.0
+                    rate[g, c] = 0.0
+        any_fresh = True
+        # Lanes in step (no tolerance) share one epoch count; each lane's own is
+        # kept only where something reads it every epoch, and set from the shared
+        # one when a lane finishes.  64 integer additions per epoch would cost a
+        # fifth of a fused update.
+        epoch = 0
+        pending = 0  # runs finished before the epoch's screen (a start value that failed)
 
-    while n_active > 0:
-        if any_fresh:
-            # Epoch 0 of newly loaded runs: f at the start point.
-            if want_f:
-                fun(X, data, all_rows, F, fail)
-                if CAN_FAIL and _any(fail):
-                    pending += _fail_lanes(lanes, outs, x0, codes, fail, epoch, not every_lane,
-                                           False)
-            for c in range(w):
-                # A run whose start value failed is finished already.
-                if fresh[c] and lane_run[c] >= 0:
-                    F_prev[c] = F[c]
-                    if SUMMARY and RESUME:
-                        # The summaries so far came in with the run; the value
-                        # where it stopped was not yet a loss before an update.
-                        _add_ratio(summ, lane_run[c], F[c], lane_epoch[c], epochs, tail, cap)
-                    elif SUMMARY:
-                        _start_summary(summ, lane_run[c], F[c], targets[lane_run[c]],
-                                       epochs, tail, cap)
-                    if recording:
-                        k = slot[c]
-                        if k >= 0:
-                            for d in range(dim):
-                                rec_x[k, lane_epoch[c], d] = X[d, c]
-                            rec_f[k, lane_epoch[c]] = F[c]
-                fresh[c] = False
-            any_fresh = False
+        # Step decay without warm-up, the tutorial's schedule, has its own fast
+        # paths in _rates; with a warm-up it takes the general one.
+        step_fast = STEP
+        shared_every = 0
+        if STEP:
+            for run in range(first, end):
+                step_fast = step_fast and schedule[0, run] == 0.0
+            if not REFILL:
+                shared_every = np.int64(schedule[1, first])
+                for c in range(w):
+                    if schedule[1, first + c] != schedule[1, first]:
+                        shared_every = 0
+        # Lanes in step sharing step decay's period: one countdown for the block,
+        # no division and no call in the epochs between two decays.
+        due_in = shared_every
+        every_lane = REFILL or recording or DATA or SUMMARY or (SCHEDULED and not step_fast)
+        # Segments: divergence is the only event possible before the budget's last
+        # epoch, so a block can run segments of epochs without the per-epoch
+        # bookkeeping, from a checkpoint of its state; if a lane left the bound in
+        # them, the block goes back to the checkpoint and takes those epochs one at
+        # a time (the same arithmetic, so the same bits), which finds the epoch.
+        segments = SEGMENTS and not recording and (
+            not SCHEDULED or (step_fast and shared_every > 0))
+        careful = 0   # epochs to take one at a time after a segment saw an event
+        seg_len = SEGMENT
 
-        if segments and careful == 0:
-            seg = min(seg_len, epochs - 1 - epoch)
-            if STEP:
-                seg = min(seg, due_in - 1)   # the decay's epoch goes the long way
-            if seg >= 2:
-                _copy_lanes(X, S, Q, X_ckpt, S_ckpt, Q_ckpt, w)
-                seen = _segment(X, S, Q, H, rate, F, w, seg, bound)
-                if seen == 0:
-                    epoch += seg
-                    if STEP:
-                        due_in -= seg
-                    # Each clean segment doubles the next: the fixed cost of a
-                    # segment (a checkpoint, reference counts) fades, and an
-                    # event costs at most twice the clean epochs before it.
-                    seg_len = min(2 * seg_len, MAX_SEGMENT)
-                    continue
-                _copy_lanes(X_ckpt, S_ckpt, Q_ckpt, X, S, Q, w)
-                if seg > SEGMENT:
-                    # Back to short segments from the checkpoint, to come
-                    # near the event before taking epochs one at a time.
-                    seg_len = SEGMENT
-                    continue
-                careful = seg
-        if careful > 0:
-            careful -= 1
+        while n_active > 0:
+            if any_fresh:
+                # Epoch 0 of newly loaded runs: f at the start point.
+                if want_f:
+                    fun(X, data, all_rows, F, fail)
+                    if CAN_FAIL and _any(fail):
+                        pending += _fail_lanes(lanes, outs, x0, codes, fail, epoch, not every_lane,
+                                               False)
+                for c in range(w):
+                    # A run whose start value failed is finished already.
+                    if fresh[c] and lane_run[c] >= 0:
+                        F_prev[c] = F[c]
+                        if SUMMARY and RESUME:
+                            # The summaries so far came in with the run; the value
+                            # where it stopped was not yet a loss before an update.
+                            _add_ratio(summ, lane_run[c], F[c], lane_epoch[c], epochs, tail, cap)
+                        elif SUMMARY:
+                            _start_summary(summ, lane_run[c], F[c], targets[lane_run[c]],
+                                           epochs, tail, cap)
+                        if recording:
+                            k = slot[c]
+                            if k >= 0:
+                                for d in range(dim):
+                                    rec_x[k, lane_epoch[c], d] = X[d, c]
+                                rec_f[k, lane_epoch[c]] = F[c]
+                    fresh[c] = False
+                any_fresh = False
 
-        epoch += 1
-        if every_lane:
-            for c in range(w):
-                lane_epoch[c] += 1
-        if SCHEDULED:
-            if step_fast and shared_every > 0:
-                due_in -= 1
-                if due_in == 0:
-                    due_in = shared_every
+            if segments and careful == 0:
+                seg = min(seg_len, epochs - 1 - epoch)
+                if STEP:
+                    seg = min(seg, due_in - 1)   # the decay's epoch goes the long way
+                if seg >= 2:
+                    _copy_lanes(X, S, Q, X_ckpt, S_ckpt, Q_ckpt, w)
+                    seen = _segment(X, S, Q, H, rate, F, w, seg, bound)
+                    if seen == 0:
+                        epoch += seg
+                        if STEP:
+                            due_in -= seg
+                        # Each clean segment doubles the next: the fixed cost of a
+                        # segment (a checkpoint, reference counts) fades, and an
+                        # event costs at most twice the clean epochs before it.
+                        seg_len = min(2 * seg_len, MAX_SEGMENT)
+                        continue
+                    _copy_lanes(X_ckpt, S_ckpt, Q_ckpt, X, S, Q, w)
+                    if seg > SEGMENT:
+                        # Back to short segments from the checkpoint, to come
+                        # near the event before taking epochs one at a time.
+                        seg_len = SEGMENT
+                        continue
+                    careful = seg
+            if careful > 0:
+                careful -= 1
+
+            epoch += 1
+            if every_lane:
+                for c in range(w):
+                    lane_epoch[c] += 1
+            if SCHEDULED:
+                if step_fast and shared_every > 0:
+                    due_in -= 1
+                    if due_in == 0:
+                        due_in = shared_every
+                        for c in range(w):
+                            lane_epoch[c] = epoch
+                        _rates(first, w, lr, schedule, lr_now, rate, alive, countdown, lane_run,
+                               lane_epoch, shared_every)
+                elif step_fast:
+                    _rates(first, w, lr, schedule, lr_now, rate, alive, countdown, lane_run,
+                           lane_epoch, 0)
+                else:
+                    _rates(first, w, lr, schedule, lr_now, rate, alive, countdown, lane_run,
+                           lane_epoch, -1)
+            if xtol > 0.0:
+                for d in range(dim):
+                    for c in range(w):
+                        X_prev[d, c] = X[d, c]
+
+            # Screen the whole block with branch-free lane loops (they
+            # vectorise); look at single lanes only when something happened.
+            # Integer counts: an integer sum vectorises, a float sum would not
+            # (LLVM may not reorder it without fastmath's reassoc).  Divergence
+            # is judged on the point alone, so that asking for f (ftol, record)
+            # never changes a run's outcome; a non-finite final value marks the
+            # run diverged at the end.
+            events = pending
+            pending = 0
+            if FUSED:
+                # One pass: gradient, update, f if wanted, divergence test.
+                if want_f:
+                    events += _lanes_step_f(X, S, Q, H, rate, F, w, bound)
+                else:
+                    events += _lanes_step(X, S, Q, H, rate, F, w, bound)
+            else:
+                if DATA and per_lane_rows:
+                    for c in range(w):
+                        if lane_run[c] >= 0:
+                            permute(shuffle_key(seed, run_offset + lane_run[c], lane_epoch[c]),
+                                    order[c])
+                for b in range(n_batches):
+                    rows = all_rows
+                    if DATA and minibatch:
+                        rows = rows_last if b == n_batches - 1 else rows_full
+                        gather_rows(order, b * batch_size, rows)
+                    if GTOL:
+                        # gtol tests the gradient at the epoch's start point on all
+                        # the data: free in full batch, one extra call in mini-batch.
+                        if minibatch and b == 0:
+                            grad(X, data, all_rows, G, fail)
+                            if CAN_FAIL and _any(fail):
+                                events += _fail_lanes(lanes, outs, x0, codes, fail, epoch,
+                                                      not every_lane, True)
+                            events += _check_gtol(lanes, outs, x0, codes, G, gtol, step)
+                    grad(X, data, rows, G, fail)
+                    if CAN_FAIL and _any(fail):
+                        events += _fail_lanes(lanes, outs, x0, codes, fail, epoch, not every_lane, True)
+                    if GTOL:
+                        if not minibatch:
+                            events += _check_gtol(lanes, outs, x0, codes, G, gtol, step)
+                    _update_block(X, G, S, Q, H, rate, groups)
+                if want_f:
+                    fun(X, data, all_rows, F, fail)
+                    if CAN_FAIL and _any(fail):
+                        events += _fail_lanes(lanes, outs, x0, codes, fail, epoch, not every_lane, False)
+                for d in range(dim):
+                    for c in range(w):
+                        # Written so that NaN fails the test too.
+                        events += 0 if abs(X[d, c]) <= bound else 1
+
+            if recording:  # a scalar walk over the lanes that hold recorded runs
+                for c in range(w):
+                    k = slot[c]
+                    if k >= 0 and alive[c] > 0.0:
+                        for d in range(dim):
+                            rec_x[k, lane_epoch[c], d] = X[d, c]
+                        rec_f[k, lane_epoch[c]] = F[c]
+
+            if SUMMARY:
+                for c in range(w):
+                    if alive[c] > 0.0:
+                        run = lane_run[c]
+                        _summarise(summ, run, F[c], lane_epoch[c], epochs, targets[run], tail,
+                                   cap)
+
+            if REFILL:
+                for c in range(w):
+                    events += (alive[c] > 0.0) & (lane_epoch[c] >= epochs)
+            elif epoch >= epochs:
+                events += 1  # lanes in step: all reach the budget together
+            if ftol > 0.0:
+                for c in range(w):
+                    events += (alive[c] > 0.0) & (abs(F[c] - F_prev[c]) <= ftol)
+            if xtol > 0.0:
+                for c in range(w):
+                    step[c] = 0.0
+                for d in range(dim):
+                    for c in range(w):
+                        step[c] += (X[d, c] - X_prev[d, c]) ** 2
+                for c in range(w):
+                    events += (alive[c] > 0.0) & (np.sqrt(step[c]) <= xtol)
+            if events > 0:
+                if not every_lane:
                     for c in range(w):
                         lane_epoch[c] = epoch
-                    _rates(first, w, lr, schedule, lr_now, rate, alive, countdown, lane_run,
-                           lane_epoch, shared_every)
-            elif step_fast:
-                _rates(first, w, lr, schedule, lr_now, rate, alive, countdown, lane_run,
-                       lane_epoch, 0)
-            else:
-                _rates(first, w, lr, schedule, lr_now, rate, alive, countdown, lane_run,
-                       lane_epoch, -1)
-        if xtol > 0.0:
-            for d in range(dim):
                 for c in range(w):
-                    X_prev[d, c] = X[d, c]
-
-        # Screen the whole block with branch-free lane loops (they
-        # vectorise); look at single lanes only when something happened.
-        # Integer counts: an integer sum vectorises, a float sum would not
-        # (LLVM may not reorder it without fastmath's reassoc).  Divergence
-        # is judged on the point alone, so that asking for f (ftol, record)
-        # never changes a run's outcome; a non-finite final value marks the
-        # run diverged at the end.
-        events = pending
-        pending = 0
-        if FUSED:
-            # One pass: gradient, update, f if wanted, divergence test.
-            if want_f:
-                events += _lanes_step_f(X, S, Q, H, rate, F, w, bound)
-            else:
-                events += _lanes_step(X, S, Q, H, rate, F, w, bound)
-        else:
-            if DATA and per_lane_rows:
-                for c in range(w):
-                    if lane_run[c] >= 0:
-                        permute(shuffle_key(seed, run_offset + lane_run[c], lane_epoch[c]),
-                                order[c])
-            for b in range(n_batches):
-                rows = all_rows
-                if DATA and minibatch:
-                    rows = rows_last if b == n_batches - 1 else rows_full
-                    gather_rows(order, b * batch_size, rows)
-                if GTOL:
-                    # gtol tests the gradient at the epoch's start point on all
-                    # the data: free in full batch, one extra call in mini-batch.
-                    if minibatch and b == 0:
-                        grad(X, data, all_rows, G, fail)
-                        if CAN_FAIL and _any(fail):
-                            events += _fail_lanes(lanes, outs, x0, codes, fail, epoch,
-                                                  not every_lane, True)
-                        events += _check_gtol(lanes, outs, x0, codes, G, gtol, step)
-                grad(X, data, rows, G, fail)
-                if CAN_FAIL and _any(fail):
-                    events += _fail_lanes(lanes, outs, x0, codes, fail, epoch, not every_lane, True)
-                if GTOL:
-                    if not minibatch:
-                        events += _check_gtol(lanes, outs, x0, codes, G, gtol, step)
-                _update_block(X, G, S, Q, H, rate, groups)
-            if want_f:
-                fun(X, data, all_rows, F, fail)
-                if CAN_FAIL and _any(fail):
-                    events += _fail_lanes(lanes, outs, x0, codes, fail, epoch, not every_lane, False)
-            for d in range(dim):
-                for c in range(w):
-                    # Written so that NaN fails the test too.
-                    events += 0 if abs(X[d, c]) <= bound else 1
-
-        if recording:  # a scalar walk over the lanes that hold recorded runs
-            for c in range(w):
-                k = slot[c]
-                if k >= 0 and alive[c] > 0.0:
-                    for d in range(dim):
-                        rec_x[k, lane_epoch[c], d] = X[d, c]
-                    rec_f[k, lane_epoch[c]] = F[c]
-
-        if SUMMARY:
-            for c in range(w):
-                if alive[c] > 0.0:
-                    run = lane_run[c]
-                    _summarise(summ, run, F[c], lane_epoch[c], epochs, targets[run], tail,
-                               cap)
-
-        if REFILL:
-            for c in range(w):
-                events += (alive[c] > 0.0) & (lane_epoch[c] >= epochs)
-        elif epoch >= epochs:
-            events += 1  # lanes in step: all reach the budget together
-        if ftol > 0.0:
-            for c in range(w):
-                events += (alive[c] > 0.0) & (abs(F[c] - F_prev[c]) <= ftol)
-        if xtol > 0.0:
-            for c in range(w):
-                step[c] = 0.0
-            for d in range(dim):
-                for c in range(w):
-                    step[c] += (X[d, c] - X_prev[d, c]) ** 2
-            for c in range(w):
-                events += (alive[c] > 0.0) & (np.sqrt(step[c]) <= xtol)
-        if events > 0:
-            if not every_lane:
-                for c in range(w):
-                    lane_epoch[c] = epoch
-            for c in range(w):
-                if alive[c] > 0.0:
-                    code = -1
-                    for d in range(dim):
-                        if not abs(X[d, c]) <= bound:
-                            code = DIVERGED
-                    if ftol > 0.0:
-                        if code < 0 and abs(F[c] - F_prev[c]) <= ftol:
-                            code = CONVERGED
-                    if xtol > 0.0:
-                        if code < 0 and np.sqrt(step[c]) <= xtol:
-                            code = CONVERGED
-                    if code < 0 and lane_epoch[c] >= epochs:
-                        code = MAX_EPOCHS
-                    codes[c] = code
-            _finish_lanes(lanes, outs, x0, codes, False)
-            # Every empty lane (finished now, or earlier in the epoch by gtol
-            # or a failure) takes the next run, or retires.
-            next_run = _load_lanes(w, next_run, end, X, S, Q, H, lr_now, rate, alive, fresh,
-                                   lane_run, lane_epoch, slot, countdown, retired, x0, lr,
-                                   hyper, schedule, rec_runs, resume)
-            n_active = 0
-            for c in range(w):
-                n_active += not retired[c]
-                any_fresh |= fresh[c]
-        if ftol > 0.0:
-            for c in range(w):
-                F_prev[c] = F[c]
-
-        if FUSED and 2 * n_active <= w and w >= 8 and next_run >= end and n_active > 0:
-            # Most lanes have no run left: move those that do to the front and
-            # loop over them only, so that the last slow runs of a task do not
-            # pay for a full block.  Each lane's state moves with it (to a
-            # lower lane, so nothing is overwritten before it is read);
-            # nothing else reads lane positions.  (The block path's batched
-            # functions take the block's arrays whole: it keeps its width.)
-            j = 0
-            for c in range(w):
-                if not retired[c]:
-                    if c != j:
+                    if alive[c] > 0.0:
+                        code = -1
                         for d in range(dim):
-                            X[d, j] = X[d, c]
-                            for k in range(N_STATE):
-                                S[k, d, j] = S[k, d, c]
-                        for k in range(N_LANE):
-                            Q[k, j] = Q[k, c]
-                        for p in range(H.shape[0]):
-                            H[p, j] = H[p, c]
-                        for g in range(rate.shape[0]):
-                            lr_now[g, j] = lr_now[g, c]
-                            rate[g, j] = rate[g, c]
-                        F[j], F_prev[j], alive[j], fresh[j] = F[c], F_prev[c], alive[c], fresh[c]
-                        lane_run[j], lane_epoch[j], slot[j] = lane_run[c], lane_epoch[c], slot[c]
-                        retired[j], countdown[j] = retired[c], countdown[c]
-                    j += 1
-            w = n_active
+                            if not abs(X[d, c]) <= bound:
+                                code = DIVERGED
+                        if ftol > 0.0:
+                            if code < 0 and abs(F[c] - F_prev[c]) <= ftol:
+                                code = CONVERGED
+                        if xtol > 0.0:
+                            if code < 0 and np.sqrt(step[c]) <= xtol:
+                                code = CONVERGED
+                        if code < 0 and lane_epoch[c] >= epochs:
+                            code = MAX_EPOCHS
+                        codes[c] = code
+                _finish_lanes(lanes, outs, x0, codes, False)
+                # Every empty lane (finished now, or earlier in the epoch by gtol
+                # or a failure) takes the next run, or retires.
+                if next_run < end:
+                    next_run = _load_lanes(w, next_run, end, X, S, Q, H, lr_now, rate, alive,
+                                           fresh, lane_run, lane_epoch, slot, countdown,
+                                           retired, x0, lr, hyper, schedule, rec_runs, resume)
+                else:
+                    for c in range(w):
+                        retired[c] |= lane_run[c] < 0
+                n_active = 0
+                for c in range(w):
+                    n_active += not retired[c]
+                    any_fresh |= fresh[c]
+            if ftol > 0.0:
+                for c in range(w):
+                    F_prev[c] = F[c]
 
-    # Final values, a block at a time, at the points the runs ended on.
-    w = block_w
-    for group in range(first, end, w):
-        wg = min(w, end - group)
-        Fg = F[:wg]
-        fun(block_of(x_out, group, wg), data, all_rows, Fg, fail[:wg])
-        for c in range(wg):
-            f_out[group + c] = Fg[c]
-            # A non-finite final value makes the run DIVERGED: the caller
-            # decides that, knowing this status, with which a continued run
-            # would go on.
-            if fail[c] != 0:
-                status[group + c] = FAILED
-                f_out[group + c] = np.nan
-                fail[c] = 0
+            if FUSED and 2 * n_active <= w and w >= 8 and next_run >= end and n_active > 0:
+                # Most lanes have no run left: move those that do to the front and
+                # loop over them only, so that the last slow runs of a task do not
+                # pay for a full block.  Each lane's state moves with it (to a
+                # lower lane, so nothing is overwritten before it is read);
+                # nothing else reads lane positions.  (The block path's batched
+                # functions take the block's arrays whole: it keeps its width.)
+                j = 0
+                for c in range(w):
+                    if not retired[c]:
+                        if c != j:
+                            for d in range(dim):
+                                X[d, j] = X[d, c]
+                                for k in range(N_STATE):
+                                    S[k, d, j] = S[k, d, c]
+                            for k in range(N_LANE):
+                                Q[k, j] = Q[k, c]
+                            for p in range(H.shape[0]):
+                                H[p, j] = H[p, c]
+                            for g in range(rate.shape[0]):
+                                lr_now[g, j] = lr_now[g, c]
+                                rate[g, j] = rate[g, c]
+                            F[j], F_prev[j], alive[j], fresh[j] = F[c], F_prev[c], alive[c], fresh[c]
+                            lane_run[j], lane_epoch[j], slot[j] = lane_run[c], lane_epoch[c], slot[c]
+                            retired[j], countdown[j] = retired[c], countdown[c]
+                        j += 1
+                w = n_active
+
+        # Final values, a block at a time, at the points the runs ended on.
+        w = block_w
+        for group in range(first, end, w):
+            wg = min(w, end - group)
+            if FUSED:   # f written out here, as in the updates: no call
+                for d in range(dim):
+                    for c in range(wg):
+                        X[d, c] = x_out[group + c, d]
+                _lanes_value(X, F, wg)
+            else:
+                fun(block_of(x_out, group, wg), data, all_rows, F[:wg], fail[:wg])
+            for c in range(wg):
+                f_out[group + c] = F[c]
+                # A non-finite final value makes the run DIVERGED: the caller
+                # decides that, knowing this status, with which a continued run
+                # would go on.
+                if fail[c] != 0:
+                    status[group + c] = FAILED
+                    f_out[group + c] = np.nan
+                    fail[c] = 0

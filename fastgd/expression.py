@@ -523,44 +523,48 @@ def least_squares(expr, params=None, *, name=None):
     mapping.update({t: f"t{t[2:]}" for t in tnames})
     allowed = names + ["x"] + tnames
     model_code = _code(form.text, mapping, names + ["x"])
-    load = "".join(f"            v_{n} = X[{d}, c]\n" for d, n in enumerate(names))
-    temp_lines = "".join(f"            {mapping[t]} = {c}\n" for t, c in
-                         zip(tnames, _print_all([e for _, e in temps], mapping, allowed)))
-    grad_lines = ""
+    load = [f"v_{n} = X[{d}, c]" for d, n in enumerate(names)]
+    temp_lines = [f"{mapping[t]} = {c}" for t, c in
+                  zip(tnames, _print_all([e for _, e in temps], mapping, allowed))]
+    grad_lines = []
     for d, deriv in enumerate(reduced):
         chain = "".join(f" * ({c})" for c in _print_all(_factors(deriv), mapping, allowed)
                         if c != "1")
-        grad_lines += f"            G[{d}, c] += twice_resid{chain}\n"
-    head = (
-        "    m = rows.shape[1]\n"
-        "    shared = rows.shape[0] == 1\n"
-    )
-    row = (
-        "    for i in range(m):\n"
-        "        for c in range(X.shape[1]):\n"
-        "            k = rows[0, i] if shared else rows[c, i]\n"
-        "            x_i = data[0, k]\n"
-        f"{load}"
-    )
+        grad_lines.append(f"G[{d}, c] += twice_resid{chain}")
+
+    def over_data(body):
+        # Lanes sharing their rows (full batch, unshuffled batches) read the
+        # point once, outside the lane loop, which then vectorises; shuffled
+        # mini-batches read a row per lane.  The same sums either way.
+        lane = [" " * 16 + line for line in load + body]
+        return "".join(line + "\n" for line in [
+            "    if rows.shape[0] == 1:",
+            "        for i in range(m):",
+            "            x_i = data[0, rows[0, i]]",
+            "            y_i = data[1, rows[0, i]]",
+            "            for c in range(X.shape[1]):", *lane,
+            "    else:",
+            "        for i in range(m):",
+            "            for c in range(X.shape[1]):",
+            "                x_i = data[0, rows[c, i]]",
+            "                y_i = data[1, rows[c, i]]", *lane])
+
     f_source = (
         f"# yhat = {form.text}\n"
         "def f(X, data, rows, F):\n"
-        f"{head}"
+        "    m = rows.shape[1]\n"
         "    F[:] = 0.0\n"
-        f"{row}"
-        f"            F[c] += ({model_code} - data[1, k]) ** 2\n"
-        "    for c in range(X.shape[1]):\n"
+        + over_data([f"F[c] += ({model_code} - y_i) ** 2"])
+        + "    for c in range(X.shape[1]):\n"
         "        F[c] /= m\n"
     )
     grad_source = (
         "def grad(X, data, rows, G):\n"
-        f"{head}"
+        "    m = rows.shape[1]\n"
         "    G[:, :] = 0.0\n"
-        f"{row}"
-        f"            y_hat = {model_code}\n"
-        f"            twice_resid = 2 * (y_hat - data[1, k])\n"
-        f"{temp_lines}{grad_lines}"
-        f"    for d in range({len(names)}):\n"
+        + over_data([f"y_hat = {model_code}", "twice_resid = 2 * (y_hat - y_i)",
+                     *temp_lines, *grad_lines])
+        + f"    for d in range({len(names)}):\n"
         "        for c in range(X.shape[1]):\n"
         "            G[d, c] /= m\n"
     )

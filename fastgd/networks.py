@@ -177,11 +177,6 @@ def _build_kernels(sizes, scales, act, bias, loss, unrolled=None):
                         H[inx + j, c] = a
 
     @jit(inline="always")
-    def target(data, rows, i, o, c):
-        r = 0 if rows.shape[0] == 1 else c
-        return data[n_in + o, rows[r, i]]
-
-    @jit(inline="always")
     def loss_term(f, y):
         if loss == _MSE:
             return (f - y) ** 2
@@ -190,6 +185,9 @@ def _build_kernels(sizes, scales, act, bias, loss, unrolled=None):
 
     def kfun(X, data, rows, F, fail):
         m, w = rows.shape[1], X.shape[1]
+        # A lane's target read in place, not by an inlined function of the
+        # arrays: that would count references at each call, in the lane loop.
+        shared = rows.shape[0] == 1
         A = np.empty((n_units, w))
         H = np.empty((n_units, w))
         F[:] = 0.0
@@ -197,7 +195,7 @@ def _build_kernels(sizes, scales, act, bias, loss, unrolled=None):
             forward(X, data, rows, i, A, H)
             for o in range(n_out):
                 for c in range(w):
-                    F[c] += loss_term(H[out0 + o, c], target(data, rows, i, o, c))
+                    F[c] += loss_term(H[out0 + o, c], data[n_in + o, rows[0 if shared else c, i]])
         for c in range(w):
             F[c] /= m * n_out
 
@@ -205,6 +203,7 @@ def _build_kernels(sizes, scales, act, bias, loss, unrolled=None):
         # The gradient into G and, if want_f, the loss into F from the same forward
         # pass, accumulated exactly as kfun does (same bits).
         m, w = rows.shape[1], X.shape[1]
+        shared = rows.shape[0] == 1
         A = np.empty((n_units, w))
         H = np.empty((n_units, w))
         D = np.empty((n_units, w))  # dL/da, per unit and lane
@@ -216,11 +215,11 @@ def _build_kernels(sizes, scales, act, bias, loss, unrolled=None):
             if want_f:  # its own loop: log1p is a library call and would not vectorise
                 for o in range(n_out):
                     for c in range(w):
-                        F[c] += loss_term(H[out0 + o, c], target(data, rows, i, o, c))
+                        F[c] += loss_term(H[out0 + o, c], data[n_in + o, rows[0 if shared else c, i]])
             for o in range(n_out):
                 for c in range(w):
                     f = H[out0 + o, c]
-                    y = target(data, rows, i, o, c)
+                    y = data[n_in + o, rows[0 if shared else c, i]]
                     if loss == _MSE:
                         D[out0 + o, c] = 2.0 * (f - y)
                     else:

@@ -84,21 +84,23 @@ def _saddle_grad(X, data, rows, G):
 # The curve fit: one data point at a time for all lanes of the block.  When the
 # lanes share their rows (full batch, or batches in the data's order) the lane
 # loop reads one x and one y and vectorises; shuffled mini-batches gather a
-# row per lane.  Either way each lane sums its terms in the rows' order.
+# row per lane.  Either way each lane sums its terms in the rows' order.  The
+# terms are functions of scalars: an inlined function that takes arrays counts
+# references to them at every call, which in a lane loop keeps LLVM from
+# vectorising it.
 
 @jit(inline="always")
-def _exp_linear_loss_term(X, F, c, x, y):
-    y_hat = exp((-X[0, c]) * x) + X[1, c] * x + X[2, c]
-    F[c] += (y_hat - y) ** 2
+def _exp_linear_loss_term(a, b, c, x, y):
+    y_hat = exp((-a) * x) + b * x + c
+    return (y_hat - y) ** 2
 
 
 @jit(inline="always")
-def _exp_linear_grad_term(X, G, c, x, y):
-    e = exp((-X[0, c]) * x)
-    y_hat = e + X[1, c] * x + X[2, c]
-    G[0, c] += 2 * (y_hat - y) * e * (-x)
-    G[1, c] += 2 * (y_hat - y) * x
-    G[2, c] += 2 * (y_hat - y)
+def _exp_linear_grad_terms(a, b, c, x, y):
+    e = exp((-a) * x)
+    y_hat = e + b * x + c
+    r = 2 * (y_hat - y)
+    return r * e * (-x), r * x, r
 
 
 def _exp_linear_f(X, data, rows, F):
@@ -108,11 +110,13 @@ def _exp_linear_f(X, data, rows, F):
         for i in range(m):
             x, y = data[0, rows[0, i]], data[1, rows[0, i]]
             for c in range(lanes):
-                _exp_linear_loss_term(X, F, c, x, y)
+                F[c] += _exp_linear_loss_term(X[0, c], X[1, c], X[2, c], x, y)
     else:
         for i in range(m):
             for c in range(lanes):
-                _exp_linear_loss_term(X, F, c, data[0, rows[c, i]], data[1, rows[c, i]])
+                k = rows[c, i]
+                F[c] += _exp_linear_loss_term(X[0, c], X[1, c], X[2, c], data[0, k],
+                                              data[1, k])
     for c in range(lanes):
         F[c] /= m
 
@@ -124,11 +128,19 @@ def _exp_linear_grad(X, data, rows, G):
         for i in range(m):
             x, y = data[0, rows[0, i]], data[1, rows[0, i]]
             for c in range(lanes):
-                _exp_linear_grad_term(X, G, c, x, y)
+                ga, gb, gc = _exp_linear_grad_terms(X[0, c], X[1, c], X[2, c], x, y)
+                G[0, c] += ga
+                G[1, c] += gb
+                G[2, c] += gc
     else:
         for i in range(m):
             for c in range(lanes):
-                _exp_linear_grad_term(X, G, c, data[0, rows[c, i]], data[1, rows[c, i]])
+                k = rows[c, i]
+                ga, gb, gc = _exp_linear_grad_terms(X[0, c], X[1, c], X[2, c], data[0, k],
+                                                    data[1, k])
+                G[0, c] += ga
+                G[1, c] += gb
+                G[2, c] += gc
     for d in range(3):
         for c in range(lanes):
             G[d, c] /= m
