@@ -490,9 +490,9 @@ def lane_step_source(opt, dim, lane, groups=None, count32=False):
             for line in step]
     body = list(grad_lines) + step
 
-    def lanes(lines, indent):
+    def lanes(lines, indent, counted=True):
         pad = "    " * indent
-        if count32:   # an epoch's count in int32, added to the total after its lanes
+        if count32 and counted:   # an epoch's count in int32, added to the total after its lanes
             lines = [s.replace("_o_events += ", "_o_n = np.int32(_o_n + np.int32(") + "))"
                      if s.startswith("_o_events += ") else s for s in lines]
             return [pad + "_o_n = np.int32(0)", pad + "for c in range(_o_w):"] + \
@@ -506,7 +506,7 @@ def lane_step_source(opt, dim, lane, groups=None, count32=False):
                   start + lanes(body + list(value_lines), 0) + done),
         _function("_segment", args + "_o_seg, _o_bound",
                   start + ["for _o_epoch in range(_o_seg):"] + lanes(body, 1) + done, "never"),
-        _function("_lanes_value", "X, F, _o_w", lanes(list(value_lines), 0))])
+        _function("_lanes_value", "X, F, _o_w", lanes(list(value_lines), 0, False))])
 
 
 def _function(name, args, body, inline="always"):
