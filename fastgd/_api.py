@@ -349,12 +349,12 @@ def _check_real(problem, real):
     """Problems whose functions run in float32 are those fastgd generates."""
     if real != "float64" and problem._source is None:
         raise ValueError(
-            f"dtype={real!r} applies to the built-in problems (fg.problems.quartic, "
-            f"exp_quadratic, saddle, the test functions, exp_linear_fit) and to "
-            f"formulas (Problem.from_expression, LeastSquares.from_expression), whose "
-            f"code fastgd generates in float32; {problem.name!r} runs functions compiled "
-            f"for float64 (your own @njit functions, or a network): use dtype=np.float64, "
-            f"the default")
+            f"dtype={real!r} applies to the problems whose code fastgd generates in "
+            f"float32: the built-in ones (fg.problems.quartic, exp_quadratic, saddle, "
+            f"rosenbrock and the other 2-D test functions, exp_linear_fit) and formulas "
+            f"(Problem.from_expression, LeastSquares.from_expression); {problem.name!r} "
+            f"runs functions compiled for float64 (your own @njit functions, "
+            f"fg.problems.quadratic, a network): use dtype=np.float64, the default")
 
 
 def _resumed_paths(paths, rec_ids, out):

@@ -139,6 +139,18 @@ def test_same_bits_for_any_threads_and_chunks():
 def test_save_load_and_continue(tmp_path):
     kw = dict(x0=QUARTIC_X0, lr=0.01, optimizer="adam", dtype=np.float32)
     first = fg.minimize(fg.problems.quartic, epochs=100, **kw)
+    # Chunks written to out= and read back keep their type and bits; a float64
+    # call is another sweep.
+    stored = fg.minimize(fg.problems.quartic, epochs=100, **kw, out=tmp_path / "c",
+                         chunk_size=5)
+    again = fg.minimize(fg.problems.quartic, epochs=100, **kw, out=tmp_path / "c",
+                        chunk_size=5)
+    assert again.x.dtype == np.float32
+    np.testing.assert_array_equal(stored.x, first.x)
+    np.testing.assert_array_equal(again.x, first.x)
+    with pytest.raises(ValueError, match="different sweep"):
+        fg.minimize(fg.problems.quartic, epochs=100, **{**kw, "dtype": np.float64},
+                    out=tmp_path / "c", chunk_size=5)
     fg.save(first, tmp_path / "r.npz")
     back = fg.load(tmp_path / "r.npz")
     assert back.x.dtype == np.float32 and back.state["m"].dtype == np.float32
@@ -176,8 +188,11 @@ def test_problems_with_data():
 
 def test_refusals():
     bowl = user_problems.shifted_bowl()
-    with pytest.raises(ValueError, match=r"dtype=.float32. applies to the built-in"):
-        fg.minimize(bowl, x0=[0.0], lr=0.1, epochs=5, dtype=np.float32)
+    for problem in (bowl, fg.problems.quadratic(3, 10.0)):
+        with pytest.raises(ValueError, match=r"dtype='float32' applies to the problems "
+                                             r"whose code fastgd generates"):
+            fg.minimize(problem, x0=[0.0] * problem.dim, lr=0.1, epochs=5,
+                        dtype=np.float32)
     for bad in (np.float16, "int32", np.int64, None, "double precision", complex):
         with pytest.raises(ValueError, match="dtype must be np.float64 or np.float32"):
             fg.minimize(fg.problems.quartic, x0=[0.0], lr=0.1, epochs=5, dtype=bad)
