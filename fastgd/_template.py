@@ -371,6 +371,9 @@ def _block(dim, w, n_hyper, n_groups, n_data, batch_size, shuffle):
     X_ckpt = np.empty((dim, w) if SEGMENTS else (0, 0), REAL)
     S_ckpt = np.empty((N_STATE, dim, w) if SEGMENTS else (0, 0, 0), REAL)
     Q_ckpt = np.empty((N_LANE, w) if SEGMENTS else (0, 0), REAL)
+    # The rates before a step decay that a segment took in (see `_tasks`).
+    lr_ckpt = np.empty((n_groups, w) if SEGMENTS and STEP else (0, 0), REAL)
+    rate_ckpt = np.empty((n_groups, w) if SEGMENTS and STEP else (0, 0), REAL)
     # Data rows: all of them, each lane's order (one order for all when they
     # are not shuffled), and the rows of the current mini-batch.
     all_rows = np.empty((1, n_data), np.int64)
@@ -391,7 +394,7 @@ def _block(dim, w, n_hyper, n_groups, n_data, batch_size, shuffle):
         rows_last = np.empty((n_row_sets, last), np.int64)
     return (X, G, S, Q, H, X_prev, step, F, F_prev, lr_now, rate, alive, fresh, lane_run,
             lane_epoch, slot, retired, countdown, fail, codes, X_ckpt, S_ckpt, Q_ckpt,
-            all_rows, order, rows_full, rows_last)
+            lr_ckpt, rate_ckpt, all_rows, order, rows_full, rows_last)
 
 
 def descend(grad, fun, x0, lr, groups, hyper, schedule, epochs, xtol, ftol, gtol, bound,
@@ -442,8 +445,8 @@ def _tasks(task_lo, task_hi, span, grad, fun, x0, lr, groups, hyper, schedule, e
         minibatch = n_batches > 1
         per_lane_rows = minibatch and shuffle
     (X, G, S, Q, H, X_prev, step, F, F_prev, lr_now, rate, alive, fresh, lane_run,
-     lane_epoch, slot, retired, countdown, fail, codes, X_ckpt, S_ckpt, Q_ckpt, all_rows,
-     order, rows_full, rows_last) = _block(dim, LANES, hyper.shape[0], lr.shape[0], n_data,
+     lane_epoch, slot, retired, countdown, fail, codes, X_ckpt, S_ckpt, Q_ckpt, lr_ckpt,
+     rate_ckpt, all_rows, order, rows_full, rows_last) = _block(dim, LANES, hyper.shape[0], lr.shape[0], n_data,
                                            batch_size, shuffle)
 
     for task in range(task_lo, task_hi):
@@ -454,7 +457,7 @@ def _tasks(task_lo, task_hi, span, grad, fun, x0, lr, groups, hyper, schedule, e
         if w < LANES:   # the last task of a call: a narrower block
             (X, G, S, Q, H, X_prev, step, F, F_prev, lr_now, rate, alive, fresh, lane_run,
              lane_epoch, slot, retired, countdown, fail, codes, X_ckpt, S_ckpt, Q_ckpt,
-             all_rows, order, rows_full, rows_last) = _block(
+             lr_ckpt, rate_ckpt, all_rows, order, rows_full, rows_last) = _block(
                 dim, w, hyper.shape[0], lr.shape[0], n_data, batch_size, shuffle)
         # Every lane empty, no state.  (The other arrays are written before
         # they are read; an order of rows is drawn from scratch each epoch, or
@@ -555,9 +558,23 @@ def _tasks(task_lo, task_hi, span, grad, fun, x0, lr, groups, hyper, schedule, e
                 any_fresh = False
 
             if segments and careful == 0:
+                decayed = False
+                if STEP and due_in == 1 and shared_every >= 2 and epochs - 1 - epoch >= 2:
+                    # The next epoch decays the rates before its update: decay
+                    # them here (as `_rates` does) and let the segment take that
+                    # epoch in too, keeping the rates before it in case the
+                    # segment has to be taken again.
+                    for g in range(rate.shape[0]):
+                        for c in range(w):
+                            lr_ckpt[g, c] = lr_now[g, c]
+                            rate_ckpt[g, c] = rate[g, c]
+                            lr_now[g, c] = lr_now[g, c] * schedule[2, max(lane_run[c], 0)]
+                            rate[g, c] = lr_now[g, c] * alive[c]
+                    due_in += shared_every
+                    decayed = True
                 seg = min(seg_len, epochs - 1 - epoch)
                 if STEP:
-                    seg = min(seg, due_in - 1)   # the decay's epoch goes the long way
+                    seg = min(seg, due_in - 1)   # the next decay's epoch: not in this one
                 if seg >= 2:
                     _copy_lanes(X, S, Q, X_ckpt, S_ckpt, Q_ckpt, w)
                     seen = _segment(X, S, Q, H, rate, F, w, seg, bound)
@@ -571,6 +588,12 @@ def _tasks(task_lo, task_hi, span, grad, fun, x0, lr, groups, hyper, schedule, e
                         seg_len = min(2 * seg_len, MAX_SEGMENT)
                         continue
                     _copy_lanes(X_ckpt, S_ckpt, Q_ckpt, X, S, Q, w)
+                    if decayed:   # the decay's epoch is to be taken again
+                        for g in range(rate.shape[0]):
+                            for c in range(w):
+                                lr_now[g, c] = lr_ckpt[g, c]
+                                rate[g, c] = rate_ckpt[g, c]
+                        due_in -= shared_every
                     if seg > SEGMENT:
                         # Back to short segments from the checkpoint, to come
                         # near the event before taking epochs one at a time.

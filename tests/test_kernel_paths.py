@@ -96,3 +96,16 @@ def test_long_segments_find_late_divergences(optimizer):
         # The first epoch k with x0 (1 + 2 lr)^k > 1e3, up to rounding at the boundary.
         k = np.ceil(np.log(1e3 / x0) / np.log1p(2 * lr))
         assert np.all(np.abs(fast.nit.reshape(x0.shape) - k) <= 1)
+
+
+def test_segments_that_take_in_a_decay_give_the_plain_paths_runs():
+    # A segment takes in the epoch of a step decay (the rates change before its
+    # update).  Rates that grow at each decay make runs diverge just after one,
+    # inside such segments, which must then be taken again from before the decay.
+    sweep = dict(x0=np.linspace(-2.5, 2.5, 41), lr=np.geomspace(1e-3, 0.05, 37), epochs=600,
+                 schedule=fg.step_decay(every=40, factor=1.5))
+    fast = fg.sweep(QUARTIC, **sweep)
+    plain = fg.sweep(QUARTIC, record=[0], **sweep)
+    assert_same(fast, plain)
+    diverged = fast.nit[fast.status == fg.Status.DIVERGED]
+    assert np.count_nonzero(diverged % 40 < 3) > 10 and len(np.unique(diverged)) > 10
