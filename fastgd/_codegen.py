@@ -293,6 +293,26 @@ def typed_literals(code):
     return ast.unparse(_TypedLiterals().visit(ast.parse(code)))
 
 
+def in_real(problem):
+    """A `ProblemSource` rewritten for a float32 module: its literals typed
+    (`typed_literals`), and the package's helper functions it imports (fastgd's
+    ``@jit`` functions that use no global beyond `PROVIDED`) copied in as typed
+    source, so that they compute in float32 too, with the module's float32 exp."""
+    return dataclasses.replace(problem, f=typed_literals(problem.f),
+                               grad=typed_literals(problem.grad),
+                               imports=tuple(map(_real_import, problem.imports)))
+
+
+def _real_import(line):
+    found = re.fullmatch(r"from (fastgd\.[\w.]+) import (\w+) as \2", line)
+    if found:
+        fn = getattr(importlib.import_module(found[1]), found[2], None)
+        py = getattr(fn, "py_func", None)
+        if py is not None and not _globals_needed(py):
+            return typed_literals(textwrap.dedent(inspect.getsource(py)))
+    return typed_literals(line)
+
+
 def _globals_needed(fn):
     """Header lines for the module-level names ``fn`` uses beyond `PROVIDED`."""
     lines = []
@@ -575,14 +595,12 @@ def descend_kernel(variant, problem=None, groups=None):
     ``groups``: the problem's parameter groups when ``variant.grouped``."""
     from .optimizers import SPECS
     opt = SPECS[variant.optimizer]
-    lane = problem.lane_form() if problem is not None else None
-    imports = list(problem.imports) if lane is not None else []
     if variant.real != "float64":
         opt = dataclasses.replace(opt, rule=typed_literals(opt.rule),
                                   prepare=typed_literals(opt.prepare))
-        if lane is not None:
-            lane = tuple([typed_literals(line) for line in lines] for lines in lane)
-            imports = [typed_literals(line) for line in imports]
+        problem = in_real(problem) if problem is not None else None
+    lane = problem.lane_form() if problem is not None else None
+    imports = list(problem.imports) if lane is not None else []
     groups = groups if variant.grouped else None
     dim = problem.dim if lane is not None else 0
     what = f"{problem.name if lane is not None else 'any problem'}/{opt.name}"
@@ -610,10 +628,8 @@ def problem_functions(problem, real="float64"):
     """The batched ``(fun, grad)`` of a `ProblemSource`, compiled with the
     kernels' signatures in a module of their own (cached on disk); ``real``:
     in float32, with the float32 signatures and literals."""
-    text = problem.text()
-    what = f"{problem.name} functions"
-    if real != "float64":
-        text, what = typed_literals(text), f"{what} ({real})"
+    text = problem.text() if real == "float64" else in_real(problem).text()
+    what = f"{problem.name} functions" + ("" if real == "float64" else f" ({real})")
     source = "\n".join([
         _header(what, None if real == "float64" else real),
         text,
