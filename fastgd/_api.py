@@ -278,7 +278,14 @@ class _Task:
         refill = stops_early or resuming
         span = _kernels.task_span(n, refill, _codegen.LANES_OF[self.real])
         if self.real != "float64":
-            xtol, ftol, gtol, bound = (_at_most(v, real) for v in (xtol, ftol, gtol, bound))
+            # A tolerance below float32's smallest number would round to 0, which
+            # the kernel reads as off: it stays on as that smallest number, so that
+            # a run that stops moving still converges (only a change of exactly that
+            # number passes where it would not in float64).
+            tiny = np.finfo(real).smallest_subnormal
+            xtol, ftol, gtol = (max(_at_most(v, real), tiny) if v > 0.0 else _at_most(v, real)
+                                for v in (xtol, ftol, gtol))
+            bound = _at_most(bound, real)
         _threads.run_tasks(kernel, (
             kgrad, kfun, starts, lr, groups, hyper,
             sched, epochs, xtol, ftol, gtol, bound, data,

@@ -117,6 +117,17 @@ def test_bound_and_divergence():
     np.testing.assert_array_equal(b.status, a.status)
 
 
+def test_a_tolerance_below_float32s_smallest_number_stays_on():
+    # |f - f_prev| <= 1e-50 holds in float32 exactly when f did not change, as in
+    # float64: the run at the minimum stops at its first epoch, the other runs on.
+    flat = fg.Problem.from_expression("x**2")
+    for tol in ("ftol", "xtol", "gtol"):
+        res = fg.minimize(flat, x0=[0.0, 1.0], lr=0.1, epochs=20, dtype=np.float32,
+                          **{tol: 1e-50})
+        assert res.status.tolist() == [fg.Status.CONVERGED, fg.Status.MAX_EPOCHS], tol
+        assert res.nit[1] == 20, tol
+
+
 def test_same_bits_for_any_threads_and_chunks():
     x0 = np.random.default_rng(3).uniform(-3.0, 3.0, 3001)
     kw = dict(x0=x0, lr=[0.01, 0.02], epochs=200, dtype=np.float32)
