@@ -18,7 +18,9 @@ such problem, and only the user's small adapter compiles per process.
 """
 
 import ast
+import contextlib
 import dataclasses
+import errno
 import functools
 import hashlib
 import importlib.util
@@ -29,6 +31,7 @@ import re
 import sys
 import textwrap
 import threading
+import time
 import types as pytypes
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -159,25 +162,88 @@ def _load_module(what, source):
             return module
         folder = _writable_cache_dir()
         path = folder / f"k{digest}.py"
-        if not path.exists() or path.read_text() != source:
-            tmp = folder / f".k{digest}.{os.getpid()}.{threading.get_ident()}.tmp"
-            tmp.write_text(source)
-            os.replace(tmp, path)
-        if not _is_cached(folder, f"k{digest}"):
-            note_compile(what)
-        name = f"fastgd_kernels_{digest}"
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = pytypes.ModuleType(name)
-        module.__file__ = str(path)
-        sys.modules[name] = module
-        try:
-            exec(compile(source, str(path), "exec"), module.__dict__)
-        except BaseException:
-            del sys.modules[name]
-            raise
+        with _compiling(folder, f"k{digest}"):
+            # Written under the lock: Numba's cache of a module is valid only
+            # for the file's modification time it was compiled from.
+            if not path.exists() or path.read_text() != source:
+                tmp = folder / f".k{digest}.{os.getpid()}.{threading.get_ident()}.tmp"
+                tmp.write_text(source)
+                os.replace(tmp, path)
+            if not _is_cached(folder, f"k{digest}"):
+                for hook in list(_compile_hooks):
+                    hook(what)
+                note_compile(what)
+            name = f"fastgd_kernels_{digest}"
+            spec = importlib.util.spec_from_file_location(name, path)
+            module = pytypes.ModuleType(name)
+            module.__file__ = str(path)
+            sys.modules[name] = module
+            try:
+                exec(compile(source, str(path), "exec"), module.__dict__)
+            except BaseException:
+                del sys.modules[name]
+                raise
         module.__spec__ = spec
         _modules[digest] = module
         return module
+
+
+#: Longest wait for another process compiling the same module; past it (a
+#: process stopped in a debugger, say) this one compiles the module itself.
+_LOCK_WAIT = 600.0
+
+
+@contextlib.contextmanager
+def _compiling(folder, stem):
+    """Hold the lock of module ``stem`` across processes while it is written,
+    compiled or loaded.
+
+    Processes that need the same kernel at once (a process pool's workers,
+    the demo's background compile) then compile it once: the others wait,
+    and load what the first one cached.  Numba writes its cache files
+    atomically, so without the lock nothing would be corrupted, only compiled
+    twice.  The lock is a POSIX record lock (``lockf``): the operating system
+    releases it when its process exits, however it exits, and a forked child
+    does not inherit it.  (Threads of one process are kept apart by `_lock`.)
+    Where there is none (Windows, a file system without locks) modules are
+    compiled without it.
+    """
+    try:
+        import fcntl
+        fd = os.open(folder / f".{stem}.lock", os.O_RDWR | os.O_CREAT, 0o666)
+    except (ImportError, OSError):
+        yield
+        return
+    try:
+        deadline = time.monotonic() + _LOCK_WAIT
+        while True:
+            try:
+                fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as err:
+                if err.errno not in (errno.EACCES, errno.EAGAIN):
+                    break   # no locks on this file system
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.05)
+        yield
+    finally:
+        os.close(fd)   # releases the lock
+
+
+_compile_hooks = []
+
+
+@contextlib.contextmanager
+def on_compile(hook):
+    """Call ``hook(what)`` just before each module that is not cached starts
+    compiling in this process, while the ``with`` block runs (the demo starts
+    its background compiles from the first)."""
+    _compile_hooks.append(hook)
+    try:
+        yield
+    finally:
+        _compile_hooks.remove(hook)
 
 
 def _is_cached(folder, stem):
