@@ -226,7 +226,7 @@ def _check_gtol(lanes, outs, x0, codes, G, gtol, norm):
     for c in range(w):
         if alive[c] > 0.0 and np.sqrt(norm[c]) <= gtol:
             codes[c] = CONVERGED
-    return _finish_lanes(lanes, outs, x0, codes, True)
+    return _finish_lanes(lanes, outs, x0, codes, np.bool_(True))
 
 
 def _fail_lanes(lanes, outs, x0, codes, fail, epoch, in_step, before_update):
@@ -277,7 +277,7 @@ def _start_summary(summ, run, f0, target, epochs, tail, cap):
     summ[6, run] = 0.0
     summ[7, run] = 0.0
     summ[8, run] = f0
-    _add_ratio(summ, run, f0, 0, epochs, tail, cap)
+    _add_ratio(summ, run, f0, np.int64(0), epochs, tail, cap)
 
 
 def _add_ratio(summ, run, f, epoch, epochs, tail, cap):
@@ -444,10 +444,14 @@ def _tasks(task_lo, task_hi, span, grad, fun, x0, lr, groups, hyper, schedule, e
         n_batches = (n_data + batch_size - 1) // batch_size
         minibatch = n_batches > 1
         per_lane_rows = minibatch and shuffle
+    # np.int64(LANES): a constant argument is typed as a literal, and a compiled
+    # function called with a literal in one place and a variable in another
+    # compiles twice (0.5 to 0.9 s more per kernel); so every constant passed
+    # to one of the compiled helpers is wrapped (np.int64, np.bool_).
     (X, G, S, Q, H, X_prev, step, F, F_prev, lr_now, rate, alive, fresh, lane_run,
      lane_epoch, slot, retired, countdown, fail, codes, X_ckpt, S_ckpt, Q_ckpt, lr_ckpt,
-     rate_ckpt, all_rows, order, rows_full, rows_last) = _block(dim, LANES, hyper.shape[0], lr.shape[0], n_data,
-                                           batch_size, shuffle)
+     rate_ckpt, all_rows, order, rows_full, rows_last) = _block(
+        dim, np.int64(LANES), hyper.shape[0], lr.shape[0], n_data, batch_size, shuffle)
 
     for task in range(task_lo, task_hi):
         first = task * span
@@ -500,7 +504,7 @@ def _tasks(task_lo, task_hi, span, grad, fun, x0, lr, groups, hyper, schedule, e
         # kept only where something reads it every epoch, and set from the shared
         # one when a lane finishes.  64 integer additions per epoch would cost a
         # fifth of a fused update.
-        epoch = 0
+        epoch = np.int64(0)   # not a literal (see _block's call above)
         pending = 0  # runs finished before the epoch's screen (a start value that failed)
 
         # Step decay without warm-up, the tutorial's schedule, has its own fast
@@ -536,7 +540,7 @@ def _tasks(task_lo, task_hi, span, grad, fun, x0, lr, groups, hyper, schedule, e
                     fun(X, data, all_rows, F, fail)
                     if CAN_FAIL and _any(fail):
                         pending += _fail_lanes(lanes, outs, x0, codes, fail, epoch, not every_lane,
-                                               False)
+                                               np.bool_(False))
                 for c in range(w):
                     # A run whose start value failed is finished already.
                     if fresh[c] and lane_run[c] >= 0:
@@ -618,10 +622,10 @@ def _tasks(task_lo, task_hi, span, grad, fun, x0, lr, groups, hyper, schedule, e
                                lane_epoch, shared_every)
                 elif step_fast:
                     _rates(first, w, lr, schedule, lr_now, rate, alive, countdown, lane_run,
-                           lane_epoch, 0)
+                           lane_epoch, np.int64(0))
                 else:
                     _rates(first, w, lr, schedule, lr_now, rate, alive, countdown, lane_run,
-                           lane_epoch, -1)
+                           lane_epoch, np.int64(-1))
             if xtol > 0.0:
                 for d in range(dim):
                     for c in range(w):
@@ -660,11 +664,12 @@ def _tasks(task_lo, task_hi, span, grad, fun, x0, lr, groups, hyper, schedule, e
                             grad(X, data, all_rows, G, fail)
                             if CAN_FAIL and _any(fail):
                                 events += _fail_lanes(lanes, outs, x0, codes, fail, epoch,
-                                                      not every_lane, True)
+                                                      not every_lane, np.bool_(True))
                             events += _check_gtol(lanes, outs, x0, codes, G, gtol, step)
                     grad(X, data, rows, G, fail)
                     if CAN_FAIL and _any(fail):
-                        events += _fail_lanes(lanes, outs, x0, codes, fail, epoch, not every_lane, True)
+                        events += _fail_lanes(lanes, outs, x0, codes, fail, epoch, not every_lane,
+                                              np.bool_(True))
                     if GTOL:
                         if not minibatch:
                             events += _check_gtol(lanes, outs, x0, codes, G, gtol, step)
@@ -672,7 +677,8 @@ def _tasks(task_lo, task_hi, span, grad, fun, x0, lr, groups, hyper, schedule, e
                 if want_f:
                     fun(X, data, all_rows, F, fail)
                     if CAN_FAIL and _any(fail):
-                        events += _fail_lanes(lanes, outs, x0, codes, fail, epoch, not every_lane, False)
+                        events += _fail_lanes(lanes, outs, x0, codes, fail, epoch, not every_lane,
+                                              np.bool_(False))
                 for d in range(dim):
                     for c in range(w):
                         # Written so that NaN fails the test too.
@@ -728,7 +734,7 @@ def _tasks(task_lo, task_hi, span, grad, fun, x0, lr, groups, hyper, schedule, e
                         if code < 0 and lane_epoch[c] >= epochs:
                             code = MAX_EPOCHS
                         codes[c] = code
-                _finish_lanes(lanes, outs, x0, codes, False)
+                _finish_lanes(lanes, outs, x0, codes, np.bool_(False))
                 # Every empty lane (finished now, or earlier in the epoch by gtol
                 # or a failure) takes the next run, or retires.
                 if next_run < end:
