@@ -885,10 +885,13 @@ def distributed():
     return pytest.importorskip("distributed")
 
 
+# The clusters' dashboards take any free port (":0"): None means Dask's default,
+# 8787, which another cluster on the machine may hold.
+
 def test_dask_cluster_without_workers_times_out(distributed, monkeypatch):
     monkeypatch.setattr(_execute, "WORKER_TIMEOUT", 2.0)
     with distributed.LocalCluster(n_workers=0, processes=True, host="127.0.0.1",
-                                  dashboard_address=None) as cluster, \
+                                  dashboard_address=":0") as cluster, \
             distributed.Client(cluster) as client:
         start = time.perf_counter()
         with pytest.raises(RuntimeError, match="has no workers"):
@@ -917,7 +920,7 @@ def test_dask_cluster_closed_mid_sweep_is_named(distributed, tmp_path):
     problem = fg.Problem(slow_f, slow_grad, dim=1, name="slow")
     kw = dict(x0=np.linspace(-1, 1, 4000), lr=0.1, epochs=40, chunk_size=100)
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
-                                  dashboard_address=None) as cluster, \
+                                  dashboard_address=":0") as cluster, \
             distributed.Client(cluster) as client:
         fg.minimize(problem, executor=client, **dict(kw, x0=[0.5, 1.0]))   # compiled
         closer = threading.Timer(0.5, cluster.close)

@@ -118,7 +118,7 @@ def test_dask_local_cluster_is_bit_identical(fit):
     kw = dict(x0=np.random.default_rng(0).uniform(0.5, 1.5, (16, 3)), lr=[5e-4, 1e-3],
               epochs=10, batch_size=10, seed=4)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  host="127.0.0.1", dashboard_address=None) as cluster, \
+                                  host="127.0.0.1", dashboard_address=":0") as cluster, \
             distributed.Client(cluster) as client:
         on_dask = fg.sweep(fit, chunk_size=8, executor=client, **kw)
         quartic = quartic_sweep(chunk_size=400, executor=client.get_executor())
